@@ -1,0 +1,386 @@
+package exportkit
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// Client talks to the four vendor APIs. Create it with [NewClient]; it is
+// safe for concurrent use, and every wait and download started from it
+// shares its connection pools and rate limiters.
+type Client struct {
+	// Exports is Brainbase Labs' team log exports API.
+	Exports *ExportsService
+	// Memories is Memsolus' memory exports API.
+	Memories *MemoriesService
+	// Audiences is Leadpipe Orbit's audience runs and their CSV exports.
+	Audiences *AudiencesService
+	// Bots is Kore.ai XO's bot exports API.
+	Bots *BotsService
+
+	api     map[Vendor]*vendorClient
+	storage *http.Client // signed-URL downloads: never carries a credential
+	log     *slog.Logger
+	ua      string
+	secrets []string // every credential, scrubbed from any text that leaves the client
+	wait    waitConfig
+}
+
+// Option configures a [Client]. Options are applied in order by
+// [NewClient]; a bad value makes NewClient return an error.
+type Option func(*config) error
+
+type config struct {
+	brainbaseKey, memsolusKey   string
+	orbitKey, orbitBearer       string
+	koreClientID, koreSecret    string
+	koreToken                   string
+	baseURL                     map[Vendor]string
+	httpClient, storageClient   *http.Client
+	retry                       retryPolicy
+	rateLimits                  map[Vendor]rateSpec
+	logger                      *slog.Logger
+	userAgent                   string
+	defaultWait                 []WaitOption
+	orbitKeySet, orbitBearerSet bool
+}
+
+type rateSpec struct {
+	perSecond float64
+	burst     int
+}
+
+// Default base URLs of the vendor APIs.
+var defaultBaseURL = map[Vendor]string{
+	Brainbase: "https://brainbase-monorepo-api.onrender.com",
+	Memsolus:  "https://api.memsolus.com",
+	Orbit:     "https://api.aws53.cloud",
+	Kore:      "https://platform.kore.ai",
+}
+
+// Environment variables read by NewClient for settings whose option was not
+// given.
+const (
+	EnvBrainbaseAPIKey  = "BRAINBASE_LABS_API_KEY"
+	EnvBrainbaseBaseURL = "BRAINBASE_LABS_BASE_URL"
+	EnvMemsolusAPIKey   = "MEMSOLUS_API_KEY"
+	EnvMemsolusBaseURL  = "MEMSOLUS_BASE_URL"
+	EnvLeadpipeAPIKey   = "LEADPIPE_API_KEY"
+	EnvLeadpipeBaseURL  = "LEADPIPE_BASE_URL"
+	EnvKoreClientID     = "KORE_CLIENT_ID"
+	EnvKoreClientSecret = "KORE_CLIENT_SECRET"
+	EnvKoreHost         = "KORE_HOST"
+)
+
+var envBaseURL = map[Vendor]string{
+	Brainbase: EnvBrainbaseBaseURL,
+	Memsolus:  EnvMemsolusBaseURL,
+	Orbit:     EnvLeadpipeBaseURL,
+	Kore:      EnvKoreHost,
+}
+
+// WithBrainbaseAPIKey sets the Brainbase API key, sent as the x-api-key
+// header. Default: $BRAINBASE_LABS_API_KEY.
+func WithBrainbaseAPIKey(key string) Option {
+	return func(c *config) error { c.brainbaseKey = key; return nil }
+}
+
+// WithMemsolusAPIKey sets the Memsolus API key (msk_live_… or msk_test_…),
+// sent as the X-Api-Key header. Default: $MEMSOLUS_API_KEY.
+func WithMemsolusAPIKey(key string) Option {
+	return func(c *config) error { c.memsolusKey = key; return nil }
+}
+
+// WithOrbitAPIKey sets the Leadpipe Orbit organization API key (sk_…), sent
+// as the X-API-Key header. It cannot be combined with
+// [WithOrbitBearerToken]. Default: $LEADPIPE_API_KEY.
+func WithOrbitAPIKey(key string) Option {
+	return func(c *config) error { c.orbitKey = key; c.orbitKeySet = key != ""; return nil }
+}
+
+// WithOrbitBearerToken sets a Leadpipe dashboard JWT, sent as
+// "Authorization: Bearer <jwt>". It cannot be combined with [WithOrbitAPIKey].
+func WithOrbitBearerToken(jwt string) Option {
+	return func(c *config) error { c.orbitBearer = jwt; c.orbitBearerSet = jwt != ""; return nil }
+}
+
+// WithKoreApp sets the Kore.ai JWT app credentials. The client mints a fresh
+// HS256 JWT for every request (claims appId, sub, iat, exp within one hour,
+// and a fresh jti, so apps with "Enforce JTI" work) and sends it in the auth
+// header. Defaults: $KORE_CLIENT_ID and $KORE_CLIENT_SECRET.
+//
+// Kore's optional JWE and payload encryption app settings are not supported.
+func WithKoreApp(clientID, clientSecret string) Option {
+	return func(c *config) error { c.koreClientID, c.koreSecret = clientID, clientSecret; return nil }
+}
+
+// WithKoreToken sets a ready-made Kore.ai JWT for the auth header, used as
+// it is on every request. It cannot be combined with [WithKoreApp].
+func WithKoreToken(jwt string) Option {
+	return func(c *config) error { c.koreToken = jwt; return nil }
+}
+
+// WithBaseURL sets where vendor v's API is. The URL must be absolute https,
+// or http to a loopback host (for tests). Defaults: Brainbase
+// https://brainbase-monorepo-api.onrender.com ($BRAINBASE_LABS_BASE_URL),
+// Memsolus https://api.memsolus.com ($MEMSOLUS_BASE_URL), Orbit
+// https://api.aws53.cloud ($LEADPIPE_BASE_URL), Kore https://platform.kore.ai
+// ($KORE_HOST, which may be a bare host name).
+func WithBaseURL(v Vendor, baseURL string) Option {
+	return func(c *config) error {
+		if !v.valid() {
+			return fmt.Errorf("exportkit: WithBaseURL: unknown vendor %q", string(v))
+		}
+		if baseURL != "" {
+			c.baseURL[v] = baseURL
+		}
+		return nil
+	}
+}
+
+// WithHTTPClient sets the HTTP client for API calls; the client's retries
+// wrap it. Its Transport is used as it is, but its CheckRedirect is replaced
+// by one that never forwards a credential to another host. Storage downloads
+// use a separate client (see [WithStorageHTTPClient]).
+func WithHTTPClient(hc *http.Client) Option {
+	return func(c *config) error { c.httpClient = hc; return nil }
+}
+
+// WithStorageHTTPClient sets the HTTP client used to fetch signed download
+// URLs from storage hosts (S3, Backblaze B2, …). No credential is ever added
+// to its requests, and its CheckRedirect is replaced by one that refuses
+// unsafe redirects. Its transport should not ask for compression. Default: a
+// dedicated client with compression off and no whole-request timeout.
+func WithStorageHTTPClient(hc *http.Client) Option {
+	return func(c *config) error { c.storageClient = hc; return nil }
+}
+
+// WithRetry sets how API requests are retried on connection errors, 408, 429
+// and 5xx other than 501: at most max retries, waiting between minWait and
+// maxWait with capped, jittered exponential backoff. A Retry-After from the
+// server is a floor; one longer than maxWait (or than the context allows) is
+// not slept: the call returns an error matching [ErrRateLimited]. A negative
+// max turns retries off. Defaults: 4 retries, 500ms, 30s.
+func WithRetry(max int, minWait, maxWait time.Duration) Option {
+	return func(c *config) error {
+		if minWait < 0 || maxWait < 0 {
+			return errors.New("exportkit: WithRetry: negative wait")
+		}
+		if max != 0 {
+			c.retry.max = max
+			if max < 0 {
+				c.retry.max = 0
+			}
+		}
+		if minWait > 0 {
+			c.retry.minWait = minWait
+		}
+		if maxWait > 0 {
+			c.retry.maxWait = maxWait
+		}
+		if c.retry.maxWait < c.retry.minWait {
+			return errors.New("exportkit: WithRetry: maxWait is less than minWait")
+		}
+		return nil
+	}
+}
+
+// WithRateLimit paces every request to vendor v (retries included) to at
+// most perSecond requests a second on average, with bursts of up to burst.
+// It replaces Kore's default pacing of 60 requests a minute per bot with a
+// limit for the whole vendor.
+func WithRateLimit(v Vendor, perSecond float64, burst int) Option {
+	return func(c *config) error {
+		if !v.valid() {
+			return fmt.Errorf("exportkit: WithRateLimit: unknown vendor %q", string(v))
+		}
+		if perSecond < 0 || burst < 0 {
+			return errors.New("exportkit: WithRateLimit: negative rate or burst")
+		}
+		if perSecond == 0 {
+			return nil
+		}
+		c.rateLimits[v] = rateSpec{perSecond: perSecond, burst: max(burst, 1)}
+		return nil
+	}
+}
+
+// WithLogger sets a structured logger. Each API request is logged at debug
+// level with its vendor, method, redacted URL, status and duration. Keys,
+// tokens and signed URL queries are never logged. Default: silent.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error { c.logger = l; return nil }
+}
+
+// WithUserAgent appends s to the User-Agent header "exportkit/<Version>".
+func WithUserAgent(s string) Option {
+	return func(c *config) error {
+		if strings.ContainsAny(s, "\r\n") {
+			return errors.New("exportkit: WithUserAgent: line break in user agent")
+		}
+		c.userAgent = s
+		return nil
+	}
+}
+
+// WithDefaultWait sets wait options that apply to every wait started from
+// the client; options given to a Wait call come after them.
+func WithDefaultWait(opts ...WaitOption) Option {
+	return func(c *config) error { c.defaultWait = append(c.defaultWait, opts...); return nil }
+}
+
+// NewClient returns a client configured by opts. Settings whose option is
+// not given are read once from the environment (see the Env constants).
+// A vendor whose credential is missing can still be configured; its calls
+// fail with an error matching [ErrUnauthorized] before any request is sent.
+// NewClient never panics: a bad option is an error.
+func NewClient(opts ...Option) (*Client, error) {
+	cfg := &config{
+		baseURL:    map[Vendor]string{},
+		rateLimits: map[Vendor]rateSpec{},
+		retry:      defaultRetry,
+	}
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o(cfg); err != nil {
+			return nil, err
+		}
+	}
+	cfg.fromEnv()
+	if cfg.orbitKey != "" && cfg.orbitBearer != "" {
+		return nil, errors.New("exportkit: orbit: both an API key and a bearer token given; use one")
+	}
+	if cfg.koreToken != "" && (cfg.koreClientID != "" || cfg.koreSecret != "") {
+		return nil, errors.New("exportkit: kore: both an app (client id and secret) and a token given; use one")
+	}
+	if (cfg.koreClientID == "") != (cfg.koreSecret == "") {
+		return nil, errors.New("exportkit: kore: WithKoreApp needs both a client id and a client secret")
+	}
+
+	c := &Client{
+		log: cfg.logger,
+		ua:  "exportkit/" + Version,
+		api: make(map[Vendor]*vendorClient, len(vendors)),
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.userAgent != "" {
+		c.ua += " " + cfg.userAgent
+	}
+	for _, s := range []string{cfg.brainbaseKey, cfg.memsolusKey, cfg.orbitKey, cfg.orbitBearer, cfg.koreSecret, cfg.koreToken} {
+		if s != "" {
+			c.secrets = append(c.secrets, s)
+		}
+	}
+	c.wait = defaultWaitConfig()
+	for _, w := range cfg.defaultWait {
+		if w != nil {
+			w(&c.wait)
+		}
+	}
+	base := cfg.httpClient
+	if base == nil {
+		base = &http.Client{Transport: newAPITransport()}
+	}
+	for _, v := range vendors {
+		raw := cfg.baseURL[v]
+		if raw == "" {
+			raw = defaultBaseURL[v]
+		}
+		u, err := parseBaseURL(raw)
+		if err != nil {
+			return nil, fmt.Errorf("exportkit: %s: base URL: %w", v, err)
+		}
+		auth, err := cfg.authFor(v)
+		if err != nil {
+			return nil, err
+		}
+		c.api[v] = newVendorClient(c, v, u, auth, base, cfg)
+	}
+	c.storage = newStorageClient(cfg.storageClient)
+	c.Exports = &ExportsService{c: c, api: c.api[Brainbase]}
+	c.Memories = &MemoriesService{c: c, api: c.api[Memsolus]}
+	c.Audiences = &AudiencesService{c: c, api: c.api[Orbit]}
+	c.Bots = &BotsService{c: c, api: c.api[Kore]}
+	return c, nil
+}
+
+// fromEnv fills every setting whose option was not given from the
+// environment, once.
+func (cfg *config) fromEnv() {
+	setDefault := func(p *string, env string) {
+		if *p == "" {
+			*p = os.Getenv(env)
+		}
+	}
+	setDefault(&cfg.brainbaseKey, EnvBrainbaseAPIKey)
+	setDefault(&cfg.memsolusKey, EnvMemsolusAPIKey)
+	if !cfg.orbitKeySet && !cfg.orbitBearerSet {
+		setDefault(&cfg.orbitKey, EnvLeadpipeAPIKey)
+	}
+	if cfg.koreToken == "" && cfg.koreClientID == "" && cfg.koreSecret == "" {
+		setDefault(&cfg.koreClientID, EnvKoreClientID)
+		setDefault(&cfg.koreSecret, EnvKoreClientSecret)
+	}
+	for _, v := range vendors {
+		if cfg.baseURL[v] == "" {
+			if s := strings.TrimSpace(os.Getenv(envBaseURL[v])); s != "" {
+				if v == Kore && !strings.Contains(s, "://") {
+					s = "https://" + s
+				}
+				cfg.baseURL[v] = s
+			}
+		}
+	}
+}
+
+// parseBaseURL checks a vendor base URL: absolute, https (or http to a
+// loopback host), no userinfo, query or fragment.
+func parseBaseURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil {
+		return nil, fmt.Errorf("%w: cannot parse %q", ErrUnsafeURL, redactText(raw))
+	}
+	switch {
+	case u.Scheme != "https" && u.Scheme != "http", u.Host == "":
+		return nil, fmt.Errorf("%w: %q is not an absolute http(s) URL", ErrUnsafeURL, redactText(raw))
+	case u.User != nil:
+		return nil, fmt.Errorf("%w: base URL must not hold credentials", ErrUnsafeURL)
+	case u.RawQuery != "" || u.Fragment != "":
+		return nil, fmt.Errorf("%w: base URL must not have a query or fragment", ErrUnsafeURL)
+	case u.Scheme == "http" && !isLoopback(u.Hostname()):
+		return nil, fmt.Errorf("%w: plain http is allowed only to loopback hosts, not %q", ErrUnsafeURL, u.Host)
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = ""
+	return u, nil
+}
+
+// isLoopback reports whether host (without port) is localhost or a loopback IP.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// scrub replaces every credential the client holds that occurs in s.
+func (c *Client) scrub(s string) string {
+	for _, k := range c.secrets {
+		if len(k) >= 4 && strings.Contains(s, k) {
+			s = strings.ReplaceAll(s, k, "REDACTED")
+		}
+	}
+	return s
+}
