@@ -1,0 +1,620 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/exportkit/exportkit"
+)
+
+// cmdOpts are the flags of the vendor commands. Each command registers the
+// ones it takes.
+type cmdOpts struct {
+	json, quiet, force bool
+	baseURL            string
+	timeout            time.Duration
+	poll               pollFlag
+	output             string
+	limit              int
+
+	// create
+	format, logType, worker, deployment string
+	user, agent, session, priority      string
+	since, until                        timeFlag
+	categories                          listFlag
+	koreType, idempotencyKey            string
+}
+
+func (o *cmdOpts) register(fs *flag.FlagSet, cmd string) {
+	fs.BoolVar(&o.json, "json", false, "machine-readable output")
+	fs.BoolVar(&o.quiet, "quiet", false, "no status lines on stderr")
+	fs.BoolVar(&o.quiet, "q", false, "no status lines on stderr")
+	fs.StringVar(&o.baseURL, "base-url", "", "the vendor API's base URL")
+	fs.DurationVar(&o.timeout, "timeout", 0, "give up after this long")
+	fs.Var(&o.poll, "poll-interval", "MIN[,MAX] delay between status reads")
+	switch cmd {
+	case "download":
+		fs.StringVar(&o.output, "output", "", "output file, - for stdout")
+		fs.StringVar(&o.output, "o", "", "output file, - for stdout")
+		fs.BoolVar(&o.force, "force", false, "overwrite the output file")
+	case "list":
+		fs.IntVar(&o.limit, "limit", 0, "at most this many (memsolus default 100, orbit 25)")
+	case "create":
+		fs.StringVar(&o.format, "format", "", "file format")
+		fs.StringVar(&o.logType, "log-type", "", "brainbase log type")
+		fs.StringVar(&o.worker, "worker", "", "brainbase worker id")
+		fs.StringVar(&o.deployment, "deployment", "", "brainbase deployment id")
+		fs.StringVar(&o.user, "user", "", "memsolus user id")
+		fs.StringVar(&o.agent, "agent", "", "memsolus agent id")
+		fs.StringVar(&o.session, "session", "", "memsolus session id")
+		fs.StringVar(&o.priority, "priority", "", "memsolus priority")
+		fs.Var(&o.categories, "category", "memsolus category (repeatable)")
+		fs.Var(&o.since, "since", "start of the time range")
+		fs.Var(&o.until, "until", "end of the time range")
+		fs.StringVar(&o.koreType, "type", "", "kore export type: latest or published")
+		fs.StringVar(&o.idempotencyKey, "idempotency-key", "", "orbit run idempotency key")
+	}
+}
+
+// createFlags are the create flags each vendor takes.
+var createFlags = map[exportkit.Vendor][]string{
+	exportkit.Brainbase: {"format", "log-type", "worker", "deployment", "since", "until"},
+	exportkit.Memsolus:  {"format", "user", "agent", "session", "priority", "category", "since", "until"},
+	exportkit.Orbit:     {"idempotency-key"},
+	exportkit.Kore:      {"type"},
+}
+
+var commonFlags = []string{"json", "quiet", "q", "base-url", "timeout", "poll-interval"}
+
+// pollFlag is --poll-interval MIN[,MAX].
+type pollFlag struct{ min, max time.Duration }
+
+func (p *pollFlag) String() string {
+	if p.min == 0 {
+		return ""
+	}
+	return p.min.String() + "," + p.max.String()
+}
+
+func (p *pollFlag) Set(s string) error {
+	lo, hi, found := strings.Cut(s, ",")
+	min, err := time.ParseDuration(strings.TrimSpace(lo))
+	if err != nil || min <= 0 {
+		return fmt.Errorf("want a positive duration such as 2s, or MIN,MAX")
+	}
+	max := min
+	if found {
+		if max, err = time.ParseDuration(strings.TrimSpace(hi)); err != nil || max < min {
+			return fmt.Errorf("want MAX at least MIN, such as 2s,15s")
+		}
+	} else {
+		max = exportkit.DefaultPollMax
+	}
+	p.min, p.max = min, max
+	return nil
+}
+
+// timeFlag is a time given as RFC 3339 or as a date (2006-01-02, UTC).
+type timeFlag struct{ t *time.Time }
+
+func (f *timeFlag) String() string {
+	if f.t == nil {
+		return ""
+	}
+	return f.t.Format(time.RFC3339)
+}
+
+func (f *timeFlag) Set(s string) error {
+	for _, layout := range []string{time.RFC3339, time.DateOnly} {
+		if t, err := time.Parse(layout, s); err == nil {
+			f.t = &t
+			return nil
+		}
+	}
+	return fmt.Errorf("want a date (2025-01-31) or an RFC 3339 time")
+}
+
+// listFlag is a repeatable string flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
+
+// target is what a command acts on, as the command line named it.
+type target struct {
+	vendor exportkit.Vendor
+	id     string   // as typed: an export id, AUDIENCE/RUN[/EXPORT], a bot id
+	parts  []string // Orbit: audience, run, export
+}
+
+func (t target) String() string { return string(t.vendor) + " " + t.id }
+
+func (t target) ref() exportkit.ExportRef {
+	return exportkit.ExportRef{AudienceID: t.parts[0], RunID: t.parts[1], ExportID: t.parts[2]}
+}
+
+func parseVendor(s string) (exportkit.Vendor, error) {
+	switch strings.ToLower(s) {
+	case "brainbase":
+		return exportkit.Brainbase, nil
+	case "memsolus":
+		return exportkit.Memsolus, nil
+	case "orbit", "leadpipe":
+		return exportkit.Orbit, nil
+	case "kore", "kore.ai":
+		return exportkit.Kore, nil
+	}
+	return "", usageErrorf("unknown vendor %q (want brainbase, memsolus, orbit or kore)", s)
+}
+
+// parseTarget checks the ids a command got for vendor v.
+func parseTarget(cmd string, v exportkit.Vendor, ids []string) (target, error) {
+	t := target{vendor: v}
+	// want is how many ids the command takes (0 or 1), and what it is called.
+	want, name := 1, "an export id"
+	switch {
+	case v == exportkit.Kore:
+		name = "a bot id"
+	case v == exportkit.Orbit && cmd == "create", v == exportkit.Orbit && cmd == "list":
+		name = "an audience id"
+	case cmd == "create", cmd == "list":
+		want = 0
+	}
+	if cmd == "list" && (v == exportkit.Brainbase || v == exportkit.Kore) {
+		return t, usageErrorf("list: %s has no endpoint that lists exports", v)
+	}
+	switch {
+	case len(ids) > want:
+		return t, usageErrorf("%s %s: unexpected argument %q", cmd, v, ids[want])
+	case want == 0:
+		return t, nil
+	case len(ids) == 0:
+		return t, usageErrorf("%s %s: missing %s", cmd, v, name)
+	}
+	t.id = ids[0]
+	if strings.TrimSpace(t.id) == "" {
+		return t, usageErrorf("%s %s: empty id", cmd, v)
+	}
+	if v != exportkit.Orbit {
+		return t, nil
+	}
+	// Orbit: how many parts the command takes.
+	minParts, maxParts, shape := 2, 3, "AUDIENCE/RUN or AUDIENCE/RUN/EXPORT"
+	switch cmd {
+	case "create":
+		minParts, maxParts, shape = 1, 2, "AUDIENCE or AUDIENCE/RUN"
+	case "list":
+		minParts, maxParts, shape = 1, 1, "AUDIENCE"
+	}
+	t.parts = strings.Split(t.id, "/")
+	n := len(t.parts)
+	bad := n < minParts || n > maxParts
+	for _, p := range t.parts {
+		bad = bad || strings.TrimSpace(p) == ""
+	}
+	if bad {
+		return t, usageErrorf("%s orbit: malformed Orbit id %q: want %s", cmd, t.id, shape)
+	}
+	return t, nil
+}
+
+// credentialEnv lists the environment variables each vendor's credential
+// is read from.
+var credentialEnv = map[exportkit.Vendor][]string{
+	exportkit.Brainbase: {exportkit.EnvBrainbaseAPIKey},
+	exportkit.Memsolus:  {exportkit.EnvMemsolusAPIKey},
+	exportkit.Orbit:     {exportkit.EnvLeadpipeAPIKey},
+	exportkit.Kore:      {exportkit.EnvKoreClientID, exportkit.EnvKoreClientSecret},
+}
+
+// newClient checks that v's credential is there before anything is sent,
+// and builds a client for v.
+func newClient(v exportkit.Vendor, o *cmdOpts) (*exportkit.Client, error) {
+	envs := credentialEnv[v]
+	for _, env := range envs {
+		if strings.TrimSpace(os.Getenv(env)) == "" {
+			return nil, usageErrorf("%s: no credentials: set %s", v, strings.Join(envs, " and "))
+		}
+	}
+	opts := []exportkit.Option{exportkit.WithUserAgent("exportkit-cli")}
+	if o.baseURL != "" {
+		opts = append(opts, exportkit.WithBaseURL(v, o.baseURL))
+	}
+	c, err := exportkit.NewClient(opts...)
+	if err != nil {
+		return nil, &usageError{strings.TrimPrefix(err.Error(), "exportkit: ")}
+	}
+	return c, nil
+}
+
+// runner runs one vendor command.
+type runner struct {
+	c              *exportkit.Client
+	o              *cmdOpts
+	b              board
+	stdout, stderr io.Writer
+}
+
+func vendorCommand(ctx context.Context, cmd string, args []string, stdout, stderr io.Writer) error {
+	o := &cmdOpts{}
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	o.register(fs, cmd)
+	pos, err := parseFlags(fs, args, stdout)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return usageErrorf("%s: missing vendor (brainbase, memsolus, orbit or kore)", cmd)
+	}
+	v, err := parseVendor(pos[0])
+	if err != nil {
+		return err
+	}
+	t, err := parseTarget(cmd, v, pos[1:])
+	if err != nil {
+		return err
+	}
+	if cmd == "create" {
+		if err := checkCreateFlags(fs, v); err != nil {
+			return err
+		}
+	}
+	if cmd == "download" {
+		if err := checkOutput(o.output, o.force); err != nil {
+			return err
+		}
+	}
+	c, err := newClient(v, o)
+	if err != nil {
+		return err
+	}
+	b := newBoard(stderr, o.quiet)
+	defer b.close()
+	r := &runner{c: c, o: o, b: b, stdout: stdout, stderr: stderr}
+	if o.timeout > 0 && cmd != "wait" && cmd != "download" {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.timeout)
+		defer cancel()
+	}
+	switch cmd {
+	case "create":
+		return r.create(ctx, t)
+	case "get":
+		return r.get(ctx, t)
+	case "wait":
+		return r.wait(ctx, t)
+	case "download":
+		return r.download(ctx, t)
+	default:
+		return r.list(ctx, t)
+	}
+}
+
+// checkCreateFlags refuses a create flag the vendor does not take.
+func checkCreateFlags(fs *flag.FlagSet, v exportkit.Vendor) error {
+	allowed := map[string]bool{}
+	for _, n := range append(commonFlags, createFlags[v]...) {
+		allowed[n] = true
+	}
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		if !allowed[f.Name] && err == nil {
+			err = usageErrorf("create %s: flag --%s is not for %s", v, f.Name, v)
+		}
+	})
+	return err
+}
+
+// checkOutput checks the output path before any waiting, so that a wrong
+// path fails in a second, not after the export is ready.
+func checkOutput(path string, force bool) error {
+	switch {
+	case path == "":
+		return usageErrorf("download: missing -o FILE (or -o - for stdout)")
+	case path == "-":
+		return nil
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case err == nil && fi.IsDir():
+		return usageErrorf("download: output %q is a directory", path)
+	case err == nil && !force:
+		return usageErrorf("download: output file %q exists (use --force to overwrite it)", path)
+	case err != nil && !errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("exportkit: download: output %q: %w", path, err)
+	}
+	// The file is written next to path, then renamed: the directory must
+	// take a new file.
+	f, err := os.CreateTemp(filepath.Dir(path), ".exportkit-check-*")
+	if err != nil {
+		return fmt.Errorf("exportkit: download: cannot write %q: %w", path, errors.Unwrap(err))
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return nil
+}
+
+// waitOpts are the wait options of the command line, with each status
+// read shown on the task's line.
+func (r *runner) waitOpts(t task) []exportkit.WaitOption {
+	polls := 0
+	opts := []exportkit.WaitOption{exportkit.WithOnPoll(func(e exportkit.Export) {
+		polls++
+		t.status(stateLine(e, polls))
+	})}
+	if r.o.poll.min > 0 {
+		opts = append(opts, exportkit.WithPollInterval(r.o.poll.min, r.o.poll.max))
+	}
+	if r.o.timeout > 0 {
+		opts = append(opts, exportkit.WithMaxWait(r.o.timeout))
+	}
+	return opts
+}
+
+// asExport returns p as an Export, and nil (not a typed nil) for a nil p.
+func asExport[P interface {
+	*T
+	exportkit.Export
+}, T any](p P) exportkit.Export {
+	if p == nil {
+		return nil
+	}
+	return p
+}
+
+func (r *runner) create(ctx context.Context, t target) error {
+	var (
+		e   exportkit.Export
+		err error
+	)
+	switch t.vendor {
+	case exportkit.Brainbase:
+		var x *exportkit.LogExport
+		x, err = r.c.Exports.Create(ctx, &exportkit.LogExportRequest{
+			Format: r.o.format, LogType: r.o.logType, WorkerID: r.o.worker, DeploymentID: r.o.deployment,
+			StartDate: r.o.since.t, EndDate: r.o.until.t,
+		})
+		e = asExport(x)
+	case exportkit.Memsolus:
+		var x *exportkit.MemoryExport
+		x, err = r.c.Memories.Create(ctx, &exportkit.MemoryExportRequest{
+			Format: r.o.format, UserID: r.o.user, AgentID: r.o.agent, SessionID: r.o.session,
+			Priority: r.o.priority, Categories: r.o.categories, CreatedAfter: r.o.since.t, CreatedBefore: r.o.until.t,
+		})
+		e = asExport(x)
+	case exportkit.Orbit:
+		if len(t.parts) == 1 {
+			var x *exportkit.AudienceRun
+			x, err = r.c.Audiences.CreateRun(ctx, t.parts[0], &exportkit.RunRequest{IdempotencyKey: r.o.idempotencyKey})
+			e = asExport(x)
+		} else {
+			var x *exportkit.AudienceExport
+			x, err = r.c.Audiences.CreateExport(ctx, t.parts[0], t.parts[1])
+			e = asExport(x)
+		}
+	case exportkit.Kore:
+		var x *exportkit.BotExport
+		x, err = r.c.Bots.StartExport(ctx, t.id, &exportkit.BotExportRequest{ExportType: r.o.koreType})
+		e = asExport(x)
+	}
+	if err != nil {
+		return err
+	}
+	if !r.o.quiet {
+		fmt.Fprintf(r.stderr, "%s: created %s (%s); next: exportkit wait %s %s\n",
+			t.vendor, e.ExportID(), e.RawStatus(), t.vendor, cliID(e))
+	}
+	if r.o.json {
+		return writeJSON(r.stdout, viewOf(e))
+	}
+	_, err = fmt.Fprintln(r.stdout, cliID(e))
+	return err
+}
+
+func (r *runner) get(ctx context.Context, t target) error {
+	var (
+		e   exportkit.Export
+		err error
+	)
+	switch t.vendor {
+	case exportkit.Brainbase:
+		var x *exportkit.LogExport
+		x, err = r.c.Exports.Get(ctx, t.id)
+		e = asExport(x)
+	case exportkit.Memsolus:
+		var x *exportkit.MemoryExport
+		x, err = r.c.Memories.Get(ctx, t.id)
+		e = asExport(x)
+	case exportkit.Orbit:
+		if len(t.parts) == 2 {
+			e, err = r.findRun(ctx, t.parts[0], t.parts[1])
+		} else {
+			var x *exportkit.AudienceExport
+			x, err = r.c.Audiences.GetExport(ctx, t.ref())
+			e = asExport(x)
+		}
+	case exportkit.Kore:
+		var x *exportkit.BotExport
+		x, err = r.c.Bots.ExportStatus(ctx, t.id)
+		e = asExport(x)
+	}
+	if err != nil {
+		return err
+	}
+	return printExport(r.stdout, e, r.o.json)
+}
+
+// findRun reads an Orbit run. Orbit has no single-run endpoint: the run is
+// looked up among the audience's latest runs.
+func (r *runner) findRun(ctx context.Context, audienceID, runID string) (exportkit.Export, error) {
+	runs, err := r.c.Audiences.ListRuns(ctx, audienceID, &exportkit.RunListOptions{Limit: 100})
+	if err != nil {
+		return nil, err
+	}
+	for _, run := range runs {
+		if run.ID == runID {
+			return run, nil
+		}
+	}
+	return nil, fmt.Errorf("exportkit: orbit: get run %q: not among the audience's latest %d runs: %w", runID, len(runs), exportkit.ErrNotFound)
+}
+
+func (r *runner) wait(ctx context.Context, t target) error {
+	tk := r.b.task(t.String())
+	e, err := r.waitFor(ctx, t, tk, false)
+	finishTask(tk, e, err)
+	if e != nil && ctx.Err() == nil {
+		if perr := printExport(r.stdout, e, r.o.json); err == nil {
+			err = perr
+		}
+	}
+	return err
+}
+
+// waitFor waits for t. With forFile, an Orbit AUDIENCE/RUN goes on to
+// the run's CSV export (created or reused) and waits for that too.
+func (r *runner) waitFor(ctx context.Context, t target, tk task, forFile bool) (exportkit.Export, error) {
+	opts := r.waitOpts(tk)
+	switch t.vendor {
+	case exportkit.Brainbase:
+		x, err := r.c.Exports.Wait(ctx, t.id, opts...)
+		return asExport(x), err
+	case exportkit.Memsolus:
+		x, err := r.c.Memories.Wait(ctx, t.id, opts...)
+		return asExport(x), err
+	case exportkit.Kore:
+		x, err := r.c.Bots.WaitExport(ctx, t.id, opts...)
+		return asExport(x), err
+	}
+	if len(t.parts) == 3 {
+		x, err := r.c.Audiences.WaitExport(ctx, t.ref(), opts...)
+		return asExport(x), err
+	}
+	run, err := r.c.Audiences.WaitRun(ctx, t.parts[0], t.parts[1], opts...)
+	if err != nil || !forFile {
+		return asExport(run), err
+	}
+	tk.status("run completed; creating its CSV export")
+	x, err := r.c.Audiences.CreateExport(ctx, t.parts[0], t.parts[1])
+	if err != nil {
+		return nil, err
+	}
+	x, err = r.c.Audiences.WaitExport(ctx, x.Ref(), opts...)
+	return asExport(x), err
+}
+
+// finishTask ends a task's line with how its wait ended.
+func finishTask(tk task, e exportkit.Export, err error) {
+	switch {
+	case err == nil && e != nil:
+		tk.finish(fmt.Sprintf("%s (%s)", e.State(), e.RawStatus()), false)
+	case e != nil && e.Err() != nil:
+		tk.finish(fmt.Sprintf("%s (%s): %s", e.State(), e.RawStatus(), exportMessage(e)), true)
+	default:
+		tk.finish("error", true)
+	}
+}
+
+// exportMessage is the vendor's code and message of a failed export.
+func exportMessage(e exportkit.Export) string {
+	var ee *exportkit.ExportError
+	if errors.As(e.Err(), &ee) {
+		if s := joinNonEmpty(": ", ee.Code, ee.Message); s != "" {
+			return s
+		}
+	}
+	return "no message from the vendor"
+}
+
+func (r *runner) download(ctx context.Context, t target) error {
+	tk := r.b.task(t.String())
+	e, err := r.waitFor(ctx, t, tk, true)
+	if err != nil {
+		finishTask(tk, e, err)
+		return err
+	}
+	tk.status("ready; downloading")
+	opt := exportkit.WithProgress(func(p exportkit.Progress) { tk.progress(progressInfo{p.Done, p.Total}) })
+	var res *exportkit.DownloadResult
+	if r.o.output == "-" {
+		res, err = r.c.Download(ctx, e, r.stdout, opt)
+	} else {
+		res, err = downloadFile(ctx, r.c, e, r.o.output, opt)
+	}
+	if err != nil {
+		tk.finish("download failed", true)
+		return err
+	}
+	done := "downloaded " + formatBytes(res.Bytes)
+	if res.Verified {
+		done += ", verified"
+	}
+	tk.finish(done, false)
+	summary := r.stdout
+	if r.o.output == "-" {
+		summary = r.stderr
+		if r.o.quiet && !r.o.json {
+			return nil
+		}
+	}
+	return printDownload(summary, downloadView{
+		Vendor: t.vendor, ID: cliID(e), Path: r.o.output, Bytes: res.Bytes, SHA1: res.SHA1,
+		Verified: res.Verified, Resumes: res.Resumes, ContentType: res.ContentType, FileName: res.FileName,
+	}, r.o.json)
+}
+
+// downloadFile downloads a ready export to path with its service's
+// DownloadFile: the file appears at path only once complete, verified and
+// synced, and a failure or Ctrl-C leaves nothing there.
+func downloadFile(ctx context.Context, c *exportkit.Client, e exportkit.Export, path string, opts ...exportkit.DownloadOption) (*exportkit.DownloadResult, error) {
+	switch e := e.(type) {
+	case *exportkit.LogExport:
+		return c.Exports.DownloadFile(ctx, e.ID, path, opts...)
+	case *exportkit.MemoryExport:
+		return c.Memories.DownloadFile(ctx, e.ID, path, opts...)
+	case *exportkit.AudienceExport:
+		return c.Audiences.DownloadFile(ctx, e.Ref(), path, opts...)
+	case *exportkit.BotExport:
+		return c.Bots.DownloadFile(ctx, e.Bot(), path, opts...)
+	}
+	return nil, fmt.Errorf("exportkit: %s: %s %q has no file to download", e.Vendor(), fmt.Sprintf("%T", e), e.ExportID())
+}
+
+func (r *runner) list(ctx context.Context, t target) error {
+	var es []exportkit.Export
+	if t.vendor == exportkit.Orbit {
+		limit := r.o.limit
+		if limit <= 0 {
+			limit = 25
+		}
+		runs, err := r.c.Audiences.ListRuns(ctx, t.parts[0], &exportkit.RunListOptions{Limit: min(limit, 100)})
+		if err != nil {
+			return err
+		}
+		for _, run := range runs {
+			es = append(es, run)
+		}
+		return printList(r.stdout, es, r.o.json)
+	}
+	limit := r.o.limit
+	if limit <= 0 {
+		limit = 100
+	}
+	for e, err := range r.c.Memories.All(ctx, &exportkit.ListOptions{PageSize: min(limit, 100)}) {
+		if err != nil {
+			return err
+		}
+		es = append(es, e)
+		if len(es) == limit {
+			break
+		}
+	}
+	return printList(r.stdout, es, r.o.json)
+}

@@ -1,0 +1,494 @@
+package main
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/exportkit/exportkit"
+	"github.com/exportkit/exportkit/exporttest"
+)
+
+// The demo's script. Exports take a few seconds, as real ones do (minutes,
+// really); polling is faster than the SDK's default so that the whole demo
+// takes seconds, and the demo says so.
+const (
+	demoReadyAfter = 2 * time.Second
+	demoFailAfter  = time.Second
+	demoFileSize   = 24 << 20
+	demoPollMin    = 250 * time.Millisecond
+	demoPollMax    = time.Second
+	demoRetryAfter = "1"
+	demoFailCode   = "AUDIENCE_QUERY_TIMEOUT"
+	demoFailMsg    = "the audience query ran longer than 300 s"
+)
+
+// demo runs every vendor's flow at once against an embedded fake server.
+type demo struct {
+	srv   *exporttest.Server
+	c     *exportkit.Client
+	board board
+	dir   string
+	log   *requestLog
+}
+
+// flow is one scripted export: created, waited for, downloaded, verified.
+type flow struct {
+	label  string
+	vendor exportkit.Vendor
+	// create starts the export.
+	create func(ctx context.Context) (exportkit.Export, error)
+	// arm injects the flow's faults once its export exists.
+	arm func(e exportkit.Export) (stop func())
+	// next turns a ready export into the one that holds the file (an
+	// Orbit run into its CSV export); nil when they are the same.
+	next func(ctx context.Context, e exportkit.Export) (exportkit.Export, error)
+	// wantCode is the vendor error code the flow is scripted to fail
+	// with; "" means it is scripted to end ready, downloaded and verified.
+	wantCode string
+	// check says whether the rest of the script happened, and notes it.
+	check func(f *flow) (note string, ok bool)
+
+	tk task // its line on the board
+
+	// The result.
+	id       string
+	state    exportkit.State
+	polls    int
+	ready    time.Duration
+	res      *exportkit.DownloadResult
+	serverOK bool // the SHA-1 matches the bytes the fake server holds
+	note     string
+	err      error
+	ok       bool // ended as scripted
+}
+
+func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	dir := fs.String("dir", "", "keep the downloaded files in this directory")
+	asJSON := fs.Bool("json", false, "print the results as JSON")
+	quiet := fs.Bool("quiet", false, "no live status lines")
+	fs.BoolVar(quiet, "q", false, "no live status lines")
+	pos, err := parseFlags(fs, args, stdout)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageErrorf("demo: unexpected argument %q", pos[0])
+	}
+	d := &demo{dir: *dir, log: &requestLog{}}
+	if d.dir == "" {
+		tmp, err := os.MkdirTemp("", "exportkit-demo-")
+		if err != nil {
+			return fmt.Errorf("exportkit: demo: %w", err)
+		}
+		defer os.RemoveAll(tmp)
+		d.dir = tmp
+	} else if err := os.MkdirAll(d.dir, 0o755); err != nil {
+		return fmt.Errorf("exportkit: demo: %w", err)
+	}
+
+	d.srv = exporttest.NewServer(
+		exporttest.ReadyAfterDuration(demoReadyAfter),
+		exporttest.FileSize(demoFileSize),
+		exporttest.MemsolusDownloadRedirect(0),
+		exporttest.KeepRequests(0),
+	)
+	defer d.srv.Close()
+	d.c, err = d.srv.ClientE(
+		exportkit.WithLogger(slog.New(d.log)),
+		exportkit.WithDefaultWait(exportkit.WithPollInterval(demoPollMin, demoPollMax)),
+	)
+	if err != nil {
+		return fmt.Errorf("exportkit: demo: %w", err)
+	}
+
+	if !*asJSON {
+		fmt.Fprintf(stdout, "exportkit demo: the four vendor APIs, faked on %s (no account, no network needed).\n", d.srv.URL())
+		fmt.Fprintf(stdout, "Script: exports get ready after %s; one Orbit run fails with %s;\n", demoReadyAfter, demoFailCode)
+		fmt.Fprintf(stdout, "Kore's first status read gets 429 Retry-After %ss; Brainbase's download is cut halfway.\n", demoRetryAfter)
+		fmt.Fprintf(stdout, "Polling every %s to %s (the SDK's default is %s to %s) to keep the demo short.\n\n",
+			demoPollMin, demoPollMax, exportkit.DefaultPollMin, exportkit.DefaultPollMax)
+	}
+
+	flows := d.flows()
+	d.board = newBoard(stderr, *quiet)
+	for _, f := range flows {
+		f.tk = d.board.task(f.label)
+	}
+	// Show a 429 on the line of the flow it held up: the SDK retries it
+	// inside the status read, after the time the server asked for.
+	d.log.on429 = func(v exportkit.Vendor) {
+		for _, f := range flows {
+			if f.vendor == v {
+				f.tk.status(fmt.Sprintf("status read got 429 Retry-After %ss: waiting as asked", demoRetryAfter))
+			}
+		}
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	for _, f := range flows {
+		wg.Go(func() { d.run(ctx, f) })
+	}
+	wg.Wait()
+	d.board.close()
+	took := time.Since(start)
+
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	failed := 0
+	for _, f := range flows {
+		if !f.ok {
+			failed++
+		}
+	}
+	if *asJSON {
+		if err := writeJSON(stdout, demoJSON(flows)); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintln(stdout)
+		printDemoTable(stdout, flows)
+		fmt.Fprintln(stdout)
+		if failed == 0 {
+			fmt.Fprintf(stdout, "All %d flows ended as scripted in %s.\n", len(flows), took.Round(100*time.Millisecond))
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("exportkit: demo: %d of %d flows did not end as scripted", failed, len(flows))
+	}
+	return nil
+}
+
+// flows is the demo's script: one flow per vendor, and an Orbit run that
+// fails.
+func (d *demo) flows() []*flow {
+	c, srv := d.c, d.srv
+	orbitNext := func(ctx context.Context, e exportkit.Export) (exportkit.Export, error) {
+		run := e.(*exportkit.AudienceRun)
+		x, err := c.Audiences.CreateExport(ctx, run.AudienceID, run.ID)
+		return asExport(x), err
+	}
+	return []*flow{
+		{
+			label: "brainbase", vendor: exportkit.Brainbase,
+			create: func(ctx context.Context) (exportkit.Export, error) {
+				x, err := c.Exports.Create(ctx, &exportkit.LogExportRequest{Format: "CSV", LogType: "VoiceDeploymentLog"})
+				return asExport(x), err
+			},
+			arm: func(e exportkit.Export) func() {
+				// The storage path holds the export id: only this download is cut.
+				srv.Inject(exporttest.OnStorage().Path(e.ExportID()).ResetAfter(demoFileSize / 2))
+				return func() {}
+			},
+			check: func(f *flow) (string, bool) {
+				if f.res.Resumes == 0 {
+					return "the cut download did not resume", false
+				}
+				return fmt.Sprintf("cut at 50%%, resumed %d×", f.res.Resumes), true
+			},
+		},
+		{
+			label: "memsolus", vendor: exportkit.Memsolus,
+			create: func(ctx context.Context) (exportkit.Export, error) {
+				x, err := c.Memories.Create(ctx, &exportkit.MemoryExportRequest{Format: "json"})
+				return asExport(x), err
+			},
+			check: func(*flow) (string, bool) { return "302 to storage, key not sent there", true },
+		},
+		{
+			label: "orbit leads", vendor: exportkit.Orbit,
+			create: func(ctx context.Context) (exportkit.Export, error) {
+				x, err := c.Audiences.CreateRun(ctx, "aud-demo-leads", nil)
+				return asExport(x), err
+			},
+			next:  orbitNext,
+			check: func(*flow) (string, bool) { return "run, then its CSV export", true },
+		},
+		{
+			label: "orbit churn", vendor: exportkit.Orbit, wantCode: demoFailCode,
+			create: func(ctx context.Context) (exportkit.Export, error) {
+				x, err := c.Audiences.CreateRun(ctx, "aud-demo-churn", nil)
+				return asExport(x), err
+			},
+			arm: func(e exportkit.Export) func() {
+				t := time.AfterFunc(demoFailAfter, func() {
+					srv.FailExport(exportkit.Orbit, e.ExportID(), demoFailCode, demoFailMsg)
+				})
+				return func() { t.Stop() }
+			},
+			next: orbitNext,
+		},
+		{
+			label: "kore", vendor: exportkit.Kore,
+			create: func(ctx context.Context) (exportkit.Export, error) {
+				srv.Inject(exporttest.On(exportkit.Kore).Path("/export/status").Status(429).RetryAfter(demoRetryAfter))
+				x, err := c.Bots.StartExport(ctx, "st-demo-bot", &exportkit.BotExportRequest{ExportType: "latest"})
+				return asExport(x), err
+			},
+			check: func(*flow) (string, bool) {
+				gap, ok := d.log.after429(exportkit.Kore)
+				if !ok {
+					return "the scripted 429 never came", false
+				}
+				return fmt.Sprintf("429 Retry-After %ss, next try %s later", demoRetryAfter, gap.Round(10*time.Millisecond)), true
+			},
+		},
+	}
+}
+
+// run runs one flow to its end and records how it ended.
+func (d *demo) run(ctx context.Context, f *flow) {
+	tk := f.tk
+	start := time.Now()
+	end := func(err error) {
+		f.err = err
+		f.ok = f.judge()
+		switch {
+		case f.ok && f.wantCode != "":
+			tk.finish(fmt.Sprintf("%s as scripted: %s", f.state, f.note), true)
+		case f.ok:
+			tk.finish(fmt.Sprintf("%s in %s, %s verified", f.state, f.ready.Round(100*time.Millisecond), formatBytes(f.res.Bytes)), false)
+		default:
+			tk.finish("NOT AS SCRIPTED: "+f.note, true)
+		}
+	}
+	tk.status("creating")
+	e, err := f.create(ctx)
+	if err != nil {
+		end(err)
+		return
+	}
+	f.id, f.state = e.ExportID(), e.State()
+	if f.arm != nil {
+		defer f.arm(e)()
+	}
+	poll := exportkit.WithOnPoll(func(x exportkit.Export) {
+		f.polls++
+		f.state = x.State()
+		tk.status(kindOf(x) + stateLine(x, f.polls))
+	})
+	if e, err = d.c.Wait(ctx, e, poll); err == nil && f.next != nil {
+		tk.status("run completed; creating its CSV export")
+		if e, err = f.next(ctx, e); err == nil {
+			f.id = e.ExportID()
+			e, err = d.c.Wait(ctx, e, poll)
+		}
+	}
+	if e != nil {
+		f.state = e.State()
+	}
+	if err != nil {
+		end(err)
+		return
+	}
+	f.ready = time.Since(start)
+	tk.status("ready; downloading")
+	path := filepath.Join(d.dir, string(f.vendor)+"-"+e.ExportID())
+	f.res, err = downloadFile(ctx, d.c, e, path,
+		exportkit.WithProgress(func(p exportkit.Progress) { tk.progress(progressInfo{p.Done, p.Total}) }))
+	if err != nil {
+		end(err)
+		return
+	}
+	if f.res.FileName != "" {
+		os.Rename(path, filepath.Join(d.dir, f.res.FileName))
+	}
+	f.serverOK = d.serverSHA1(e) == f.res.SHA1
+	end(nil)
+}
+
+// judge compares how the flow ended with its script and writes its note.
+func (f *flow) judge() bool {
+	if f.wantCode != "" {
+		var ee *exportkit.ExportError
+		if errors.As(f.err, &ee) && ee.Code == f.wantCode {
+			f.note = joinNonEmpty(": ", ee.Code, ee.Message)
+			return true
+		}
+		f.note = fmt.Sprintf("want failure %s, got %v", f.wantCode, orState(f.err, f.state))
+		return false
+	}
+	if f.err != nil {
+		f.note = oneLine(f.err)
+		return false
+	}
+	if !f.serverOK {
+		f.note = "SHA-1 differs from the server's bytes"
+		return false
+	}
+	if f.check == nil {
+		return true
+	}
+	var ok bool
+	f.note, ok = f.check(f)
+	return ok
+}
+
+func orState(err error, s exportkit.State) any {
+	if err != nil {
+		return err
+	}
+	return s
+}
+
+// kindOf names what is being waited for, for the status line.
+func kindOf(e exportkit.Export) string {
+	switch e.(type) {
+	case *exportkit.AudienceRun:
+		return "run "
+	case *exportkit.AudienceExport:
+		return "export "
+	}
+	return ""
+}
+
+// serverSHA1 is the SHA-1 of the bytes the fake server holds for e: the
+// demo's own check that what arrived is what was sent.
+func (d *demo) serverSHA1(e exportkit.Export) string {
+	r, _, err := d.srv.FileReader(e.Vendor(), e.ExportID())
+	if err != nil {
+		return ""
+	}
+	h := sha1.New()
+	if _, err := io.Copy(h, r); err != nil {
+		return ""
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func printDemoTable(w io.Writer, flows []*flow) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "VENDOR\tEXPORT ID\tSTATE\tPOLLS\tREADY AFTER\tBYTES\tSHA-1\tVERIFIED\tNOTES")
+	for _, f := range flows {
+		ready, bytes, sum, verified := "-", "-", "-", "-"
+		if f.res != nil {
+			ready = f.ready.Round(100 * time.Millisecond).String()
+			bytes = fmt.Sprint(f.res.Bytes)
+			sum = short(f.res.SHA1, 12)
+			verified = verifiedText(f)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n",
+			f.vendor, short(f.id, 20), f.state, f.polls, ready, bytes, sum, verified, f.note)
+	}
+	tw.Flush()
+}
+
+// verifiedText says who checked the bytes: the SDK, against the vendor's
+// size or checksum, and the demo, against the server's own bytes.
+func verifiedText(f *flow) string {
+	switch {
+	case f.res.Verified && f.serverOK:
+		return "yes"
+	case f.serverOK:
+		return "by demo" // the vendor sent nothing to check against
+	}
+	return "NO"
+}
+
+// short cuts s to n characters, marking the cut.
+func short(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-1] + "…"
+}
+
+type flowJSON struct {
+	Vendor       exportkit.Vendor `json:"vendor"`
+	ID           string           `json:"id"`
+	State        exportkit.State  `json:"state"`
+	Polls        int              `json:"polls"`
+	ReadySeconds float64          `json:"ready_seconds,omitempty"`
+	Bytes        int64            `json:"bytes,omitempty"`
+	SHA1         string           `json:"sha1,omitempty"`
+	Verified     bool             `json:"verified"`
+	Resumes      int              `json:"resumes,omitempty"`
+	AsScripted   bool             `json:"as_scripted"`
+	Note         string           `json:"note,omitempty"`
+}
+
+func demoJSON(flows []*flow) []flowJSON {
+	out := make([]flowJSON, 0, len(flows))
+	for _, f := range flows {
+		j := flowJSON{Vendor: f.vendor, ID: f.id, State: f.state, Polls: f.polls, AsScripted: f.ok, Note: f.note}
+		if f.res != nil {
+			j.ReadySeconds = f.ready.Seconds()
+			j.Bytes, j.SHA1, j.Resumes = f.res.Bytes, f.res.SHA1, f.res.Resumes
+			j.Verified = f.res.Verified && f.serverOK
+		}
+		out = append(out, j)
+	}
+	return out
+}
+
+// requestLog is a slog handler that keeps the time and status of every
+// API request the SDK logs, so that the demo can show the 429 it got and
+// how long the SDK waited before the next request.
+type requestLog struct {
+	mu    sync.Mutex
+	reqs  []loggedRequest
+	on429 func(exportkit.Vendor) // set before the first request
+}
+
+type loggedRequest struct {
+	vendor exportkit.Vendor
+	status int
+	at     time.Time
+}
+
+func (l *requestLog) Enabled(context.Context, slog.Level) bool { return true }
+func (l *requestLog) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *requestLog) WithGroup(string) slog.Handler            { return l }
+
+func (l *requestLog) Handle(_ context.Context, r slog.Record) error {
+	if r.Message != "exportkit: api request" {
+		return nil
+	}
+	req := loggedRequest{at: r.Time}
+	r.Attrs(func(a slog.Attr) bool {
+		switch a.Key {
+		case "vendor":
+			req.vendor = exportkit.Vendor(a.Value.String())
+		case "status":
+			req.status = int(a.Value.Int64())
+		}
+		return true
+	})
+	l.mu.Lock()
+	l.reqs = append(l.reqs, req)
+	l.mu.Unlock()
+	if req.status == 429 && l.on429 != nil {
+		l.on429(req.vendor)
+	}
+	return nil
+}
+
+// after429 returns the time from the first 429 answer to vendor v's next
+// request.
+func (l *requestLog) after429(v exportkit.Vendor) (time.Duration, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var at time.Time
+	for _, r := range l.reqs {
+		switch {
+		case r.vendor != v:
+		case at.IsZero() && r.status == 429:
+			at = r.at
+		case !at.IsZero():
+			return r.at.Sub(at), true
+		}
+	}
+	return 0, false
+}

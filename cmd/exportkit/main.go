@@ -1,0 +1,212 @@
+// Command exportkit creates, waits for and downloads vendor exports from the
+// command line, and shows the whole SDK at work against a built-in fake of
+// the four vendor APIs with "exportkit demo".
+//
+// Usage:
+//
+//	exportkit demo [--dir DIR]
+//	exportkit create   <vendor> [ID] [flags]
+//	exportkit get      <vendor> <ID> [flags]
+//	exportkit wait     <vendor> <ID> [flags]
+//	exportkit download <vendor> <ID> -o FILE|- [flags]
+//	exportkit list     <vendor> [ID] [flags]
+//
+// Vendors are brainbase, memsolus, orbit and kore. Credentials come from the
+// same environment variables as the SDK's: BRAINBASE_LABS_API_KEY,
+// MEMSOLUS_API_KEY, LEADPIPE_API_KEY, KORE_CLIENT_ID and KORE_CLIENT_SECRET
+// (and the *_BASE_URL / KORE_HOST variables, or --base-url, for where the
+// API is). Run "exportkit help" for the ids each vendor takes and every flag.
+//
+// Exit codes: 0 ok, 1 error, 2 usage (bad arguments, unknown vendor,
+// malformed id, missing credentials, output file exists without --force),
+// 3 export failed or canceled, 4 export expired, 5 timed out,
+// 130 interrupted (Ctrl-C).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/exportkit/exportkit"
+)
+
+// Exit codes, documented in the package comment and in usage.
+const (
+	exitOK          = 0
+	exitError       = 1
+	exitUsage       = 2
+	exitFailed      = 3
+	exitExpired     = 4
+	exitTimeout     = 5
+	exitInterrupted = 130
+)
+
+const usage = `exportkit: create, wait for and download vendor exports.
+
+Usage:
+  exportkit demo [--dir DIR]                  all four vendors against a built-in fake server
+  exportkit create   <vendor> [ID] [flags]    start an export; prints its id
+  exportkit get      <vendor> <ID> [flags]    read an export's status once
+  exportkit wait     <vendor> <ID> [flags]    poll until the export is ready, failed or expired
+  exportkit download <vendor> <ID> -o FILE    wait, then download and verify (-o - for stdout)
+  exportkit list     <vendor> [ID] [flags]    list exports (memsolus) or an audience's runs (orbit)
+
+Vendors and ids:
+  brainbase  ID is the export id; create takes --format, --log-type, --worker,
+             --deployment, --since, --until
+  memsolus   ID is the export id; create takes --format, --user, --agent,
+             --session, --priority, --category (repeatable), --since, --until
+  orbit      ID is AUDIENCE/RUN/EXPORT. create AUDIENCE starts a run;
+             create AUDIENCE/RUN creates the run's CSV export; wait and get
+             take AUDIENCE/RUN too; download AUDIENCE/RUN waits for the run,
+             creates its export and downloads it; list AUDIENCE lists runs
+  kore       ID is the bot id (Kore keeps one export per bot: the latest);
+             create takes --type latest|published
+
+Flags (every command):
+  --json                 machine-readable output on stdout
+  --quiet, -q            no status or progress lines on stderr
+  --base-url URL         the vendor's API base URL (default: the SDK's, or
+                         $BRAINBASE_LABS_BASE_URL, $MEMSOLUS_BASE_URL,
+                         $LEADPIPE_BASE_URL, $KORE_HOST)
+  --timeout DURATION     give up waiting after this long (exit 5)
+  --poll-interval MIN[,MAX]
+                         delay between status reads (default 2s,15s)
+Flags (download):
+  -o, --output FILE      where to write; "-" is stdout. The file appears only
+                         once complete and verified
+  --force                overwrite FILE if it exists
+
+Credentials (environment):
+  BRAINBASE_LABS_API_KEY, MEMSOLUS_API_KEY, LEADPIPE_API_KEY,
+  KORE_CLIENT_ID and KORE_CLIENT_SECRET
+
+Exit codes:
+  0 ok, 1 error, 2 usage (bad arguments, unknown vendor, malformed id,
+  missing credentials, output file exists without --force), 3 export failed
+  or canceled, 4 export expired, 5 timed out, 130 interrupted
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run runs the command line args and returns the exit code. Errors are
+// printed here, once, as one line on stderr.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	err := dispatch(ctx, args, stdout, stderr)
+	if errors.Is(err, errHelp) {
+		err = nil
+	}
+	code := exitCode(ctx, err)
+	switch {
+	case err == nil, errors.Is(err, errReported):
+	case code == exitInterrupted:
+		fmt.Fprintln(stderr, "exportkit: interrupted")
+	default:
+		fmt.Fprintln(stderr, oneLine(err))
+	}
+	return code
+}
+
+func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errReported
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	case "version", "--version":
+		fmt.Fprintf(stdout, "exportkit %s\n", exportkit.Version)
+		return nil
+	case "demo":
+		return demoCommand(ctx, rest, stdout, stderr)
+	case "create", "get", "wait", "download", "list":
+		return vendorCommand(ctx, cmd, rest, stdout, stderr)
+	}
+	return usageErrorf("unknown command %q (want demo, create, get, wait, download or list)", cmd)
+}
+
+// usageError is a command line that cannot run as it is: exit code 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return "exportkit: " + e.msg }
+
+func usageErrorf(format string, args ...any) error {
+	return &usageError{fmt.Sprintf(format, args...)}
+}
+
+// errReported is an error whose message has already been printed (the
+// usage text); run only sets the exit code. Its exit code is usage.
+var errReported = &usageError{"usage"}
+
+// exitCode maps an error to the documented exit codes.
+func exitCode(ctx context.Context, err error) int {
+	var ue *usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ue):
+		return exitUsage
+	case ctx.Err() != nil:
+		// Whatever failed after Ctrl-C failed because of it.
+		return exitInterrupted
+	case errors.Is(err, exportkit.ErrWaitTimeout), errors.Is(err, context.DeadlineExceeded):
+		return exitTimeout
+	case errors.Is(err, exportkit.ErrExportExpired):
+		return exitExpired
+	case errors.Is(err, exportkit.ErrExportFailed), errors.Is(err, exportkit.ErrExportCanceled),
+		errors.Is(err, exportkit.ErrExportSuperseded):
+		return exitFailed
+	}
+	return exitError
+}
+
+// oneLine makes sure an error is printed as one line, with the
+// "exportkit: " prefix every message of the SDK has.
+func oneLine(err error) string {
+	s := strings.Join(strings.Fields(err.Error()), " ")
+	if !strings.HasPrefix(s, "exportkit: ") {
+		s = "exportkit: " + s
+	}
+	return s
+}
+
+// parseFlags parses args with fs, allowing flags after positional
+// arguments ("exportkit download brainbase ID -o out.csv"), and returns the
+// positional ones. A flag error is a usage error; -h prints the usage.
+func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) ([]string, error) {
+	fs.SetOutput(io.Discard)
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fmt.Fprint(stdout, usage)
+				return nil, errHelp
+			}
+			return nil, usageErrorf("%s: %v", fs.Name(), err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// errHelp ends a command after -h printed the usage: exit code 0.
+var errHelp = errors.New("help")
