@@ -107,8 +107,8 @@ func NewServer(opts ...Option) *Server {
 		s.cfg.inMemory = true
 		s.mem = &memTransport{s: s, active: map[*exchange]struct{}{}}
 		s.apiHost, s.storageHost = InMemoryAPIHost, InMemoryStorageHost
+		s.apiURL, s.storageURL = "http://"+s.apiHost, "http://"+s.storageHost
 	}
-	s.apiURL, s.storageURL = "http://"+s.apiHost, "http://"+s.storageHost
 	return s
 }
 
@@ -126,10 +126,13 @@ func (s *Server) listen() bool {
 	quiet := log.New(io.Discard, "", 0)
 	s.apiSrv = &httptest.Server{Listener: api, Config: &http.Server{Handler: http.HandlerFunc(s.serveAPI), ErrorLog: quiet}}
 	s.storageSrv = &httptest.Server{Listener: st, Config: &http.Server{Handler: http.HandlerFunc(s.serveStorage), ErrorLog: quiet}}
-	s.apiSrv.Start()
-	s.storageSrv.Start()
+	// The handlers read the URLs (signed URLs name the storage host): set
+	// them before the first handler can run, not after Start.
 	_, port, _ := net.SplitHostPort(api.Addr().String())
 	s.apiHost, s.storageHost = "localhost:"+port, st.Addr().String()
+	s.apiURL, s.storageURL = "http://"+s.apiHost, "http://"+s.storageHost
+	s.apiSrv.Start()
+	s.storageSrv.Start()
 	s.transport = http.DefaultTransport.(*http.Transport).Clone()
 	s.storageTransport = http.DefaultTransport.(*http.Transport).Clone()
 	s.storageTransport.DisableCompression = true
