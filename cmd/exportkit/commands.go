@@ -328,7 +328,7 @@ func checkOutput(path string, force bool) error {
 	case err == nil && !force:
 		return usageErrorf("download: output file %q exists (use --force to overwrite it)", path)
 	case err != nil && !errors.Is(err, os.ErrNotExist):
-		return fmt.Errorf("exportkit: download: output %q: %w", path, err)
+		return fmt.Errorf("exportkit: download: cannot write %q: %w", path, errors.Unwrap(err))
 	}
 	// The file is written next to path, then renamed: the directory must
 	// take a new file.
@@ -510,15 +510,22 @@ func (r *runner) waitFor(ctx context.Context, t target, tk task, forFile bool) (
 	return asExport(x), err
 }
 
-// finishTask ends a task's line with how its wait ended.
+// finishTask ends a task's line with how its wait ended. The error itself
+// is printed once, by run.
 func finishTask(tk task, e exportkit.Export, err error) {
+	last := ""
+	if e != nil {
+		last = fmt.Sprintf(", last seen %s (%s)", e.State(), e.RawStatus())
+	}
 	switch {
 	case err == nil && e != nil:
 		tk.finish(fmt.Sprintf("%s (%s)", e.State(), e.RawStatus()), false)
 	case e != nil && e.Err() != nil:
 		tk.finish(fmt.Sprintf("%s (%s): %s", e.State(), e.RawStatus(), exportMessage(e)), true)
+	case errors.Is(err, exportkit.ErrWaitTimeout):
+		tk.finish("timed out"+last, true)
 	default:
-		tk.finish("error", true)
+		tk.finish("stopped"+last, true)
 	}
 }
 
