@@ -42,8 +42,8 @@ func (m memTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return res, nil
 }
 
-// reply is one scripted answer of the fake API.
-type reply struct {
+// step is one scripted answer of the fake API.
+type step struct {
 	status     int    // default 200
 	body       string // JSON
 	retryAfter string
@@ -56,7 +56,7 @@ type reply struct {
 // records every request with the (fake) time it came in.
 type fakeAPI struct {
 	mu     sync.Mutex
-	routes map[string]func(n int) reply
+	routes map[string]func(n int) step
 	hits   []hit
 }
 
@@ -65,15 +65,15 @@ type hit struct {
 	at    time.Time
 }
 
-func newFakeAPI() *fakeAPI { return &fakeAPI{routes: map[string]func(int) reply{}} }
+func newFakeAPI() *fakeAPI { return &fakeAPI{routes: map[string]func(int) step{}} }
 
 // on scripts a route with replies played in order, the last one repeated.
-func (f *fakeAPI) on(route string, rs ...reply) *fakeAPI {
-	return f.onFunc(route, func(n int) reply { return rs[min(n, len(rs)-1)] })
+func (f *fakeAPI) on(route string, rs ...step) *fakeAPI {
+	return f.onFunc(route, func(n int) step { return rs[min(n, len(rs)-1)] })
 }
 
 // onFunc scripts a route with a function of the route's 0-based hit count.
-func (f *fakeAPI) onFunc(route string, fn func(n int) reply) *fakeAPI {
+func (f *fakeAPI) onFunc(route string, fn func(n int) step) *fakeAPI {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.routes[route] = fn

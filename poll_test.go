@@ -16,8 +16,8 @@ import (
 )
 
 // pendingThen answers PENDING n times, then with last.
-func pendingThen(n int, pending, last reply) func(int) reply {
-	return func(i int) reply {
+func pendingThen(n int, pending, last step) func(int) step {
+	return func(i int) step {
 		if i < n {
 			return pending
 		}
@@ -44,7 +44,7 @@ func TestWaitDelaySequence(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				f := newFakeAPI().onFunc(bbRoute, pendingThen(len(tt.want), reply{body: bbBody("PENDING")}, reply{body: bbBody("COMPLETED")}))
+				f := newFakeAPI().onFunc(bbRoute, pendingThen(len(tt.want), step{body: bbBody("PENDING")}, step{body: bbBody("COMPLETED")}))
 				c := newTestClient(t, f)
 				e, err := c.Exports.Wait(context.Background(), "e1", tt.opts...)
 				require.NoError(t, err)
@@ -57,7 +57,7 @@ func TestWaitDelaySequence(t *testing.T) {
 
 func TestWaitFirstReadAtOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFakeAPI().on(bbRoute, reply{body: bbBody("COMPLETED")})
+		f := newFakeAPI().on(bbRoute, step{body: bbBody("COMPLETED")})
 		c := newTestClient(t, f)
 		elapsed := since()
 		_, err := c.Exports.Wait(context.Background(), "e1")
@@ -70,7 +70,7 @@ func TestWaitFirstReadAtOnce(t *testing.T) {
 func TestWaitJitterBounds(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const reads = 60
-		f := newFakeAPI().onFunc(bbRoute, pendingThen(reads, reply{body: bbBody("PENDING")}, reply{body: bbBody("COMPLETED")}))
+		f := newFakeAPI().onFunc(bbRoute, pendingThen(reads, step{body: bbBody("PENDING")}, step{body: bbBody("COMPLETED")}))
 		c := newTestClient(t, f)
 		_, err := c.Exports.Wait(context.Background(), "e1")
 		require.NoError(t, err)
@@ -88,7 +88,7 @@ func TestWaitJitterBounds(t *testing.T) {
 
 func TestWaitsStartedTogetherDriftApart(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFakeAPI().on(bbRoute, reply{body: bbBody("PENDING")})
+		f := newFakeAPI().on(bbRoute, step{body: bbBody("PENDING")})
 		c := newTestClient(t, f)
 		ctx := cancelAfter(t, 2*time.Minute)
 		results := c.WaitAll(ctx, []exportkit.Export{
@@ -112,21 +112,21 @@ func TestWaitsStartedTogetherDriftApart(t *testing.T) {
 func TestWaitRetryAfterIsAFloor(t *testing.T) {
 	tests := []struct {
 		name string
-		r    reply
+		r    step
 		want time.Duration
 	}{
-		{"429 above the poll max", reply{status: 429, retryAfter: "40", body: `{"error":"RATE_LIMITED"}`}, 40 * time.Second},
-		{"503 above the poll max", reply{status: 503, retryAfter: "40", body: `{"error":"BUSY"}`}, 40 * time.Second},
-		{"429 as an HTTP date", reply{status: 429, retryAfter: "date+40", body: `{}`}, 39 * time.Second},
-		{"on a successful status read", reply{retryAfter: "20", body: bbBody("PROCESSING")}, 20 * time.Second},
+		{"429 above the poll max", step{status: 429, retryAfter: "40", body: `{"error":"RATE_LIMITED"}`}, 40 * time.Second},
+		{"503 above the poll max", step{status: 503, retryAfter: "40", body: `{"error":"BUSY"}`}, 40 * time.Second},
+		{"429 as an HTTP date", step{status: 429, retryAfter: "date+40", body: `{}`}, 39 * time.Second},
+		{"on a successful status read", step{retryAfter: "20", body: bbBody("PROCESSING")}, 20 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				f := newFakeAPI().onFunc(bbRoute, func(n int) reply {
+				f := newFakeAPI().onFunc(bbRoute, func(n int) step {
 					switch n {
 					case 0:
-						return reply{body: bbBody("PENDING")}
+						return step{body: bbBody("PENDING")}
 					case 1:
 						r := tt.r
 						if r.retryAfter == "date+40" {
@@ -134,7 +134,7 @@ func TestWaitRetryAfterIsAFloor(t *testing.T) {
 						}
 						return r
 					}
-					return reply{body: bbBody("COMPLETED")}
+					return step{body: bbBody("COMPLETED")}
 				})
 				c := newTestClient(t, f)
 				e, err := c.Exports.Wait(context.Background(), "e1", exportkit.WithJitter(0))
@@ -164,8 +164,8 @@ func TestWaitRetryAfterBeyondTimeLeft(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				f := newFakeAPI().on(memRoute, reply{body: memBody("PROCESSING")},
-					reply{status: 429, retryAfter: "40", body: `{"error":"RATE_LIMITED","message":"slow down"}`})
+				f := newFakeAPI().on(memRoute, step{body: memBody("PROCESSING")},
+					step{status: 429, retryAfter: "40", body: `{"error":"RATE_LIMITED","message":"slow down"}`})
 				c := newTestClient(t, f)
 				ctx := context.Background()
 				if tt.ctxDeadline > 0 {
@@ -197,7 +197,7 @@ func TestWaitRetryAfterBeyondTimeLeft(t *testing.T) {
 
 func TestWaitMaxWait(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFakeAPI().on(bbRoute, reply{body: bbBody("PROCESSING")})
+		f := newFakeAPI().on(bbRoute, step{body: bbBody("PROCESSING")})
 		c := newTestClient(t, f)
 		elapsed := since()
 		e, err := c.Exports.Wait(context.Background(), "e1", exportkit.WithMaxWait(20*time.Second))
@@ -212,7 +212,7 @@ func TestWaitMaxWait(t *testing.T) {
 
 func TestWaitMaxWaitBoundsARequest(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFakeAPI().on(bbRoute, reply{body: bbBody("PROCESSING")}, reply{stall: true})
+		f := newFakeAPI().on(bbRoute, step{body: bbBody("PROCESSING")}, step{stall: true})
 		c := newTestClient(t, f)
 		elapsed := since()
 		e, err := c.Exports.Wait(context.Background(), "e1", exportkit.WithMaxWait(10*time.Second))
@@ -235,7 +235,7 @@ func TestWaitContextEnds(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				f := newFakeAPI().on(memRoute, reply{body: memBody("PENDING")}, reply{body: memBody("PENDING"), stall: tt.stall})
+				f := newFakeAPI().on(memRoute, step{body: memBody("PENDING")}, step{body: memBody("PENDING"), stall: tt.stall})
 				c := newTestClient(t, f)
 				at := 3500 * time.Millisecond
 				ctx := cancelAfter(t, at)
@@ -257,7 +257,7 @@ func TestWaitContextEnds(t *testing.T) {
 
 func TestWaitContextCancelReturnsFast(t *testing.T) {
 	// Outside a bubble, on the real clock: QUALITY 14 wants 100 ms.
-	f := newFakeAPI().on(memRoute, reply{body: memBody("PENDING")})
+	f := newFakeAPI().on(memRoute, step{body: memBody("PENDING")})
 	c := newTestClient(t, f)
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
@@ -309,7 +309,7 @@ func TestWaitTerminalStates(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				f := newFakeAPI().on(tt.route, reply{body: pendingBody(tt.route)}, reply{body: tt.body})
+				f := newFakeAPI().on(tt.route, step{body: pendingBody(tt.route)}, step{body: tt.body})
 				c := newTestClient(t, f)
 				e, err := tt.wait(c)
 				require.ErrorIs(t, err, tt.want)
@@ -345,19 +345,19 @@ func pendingBody(route string) string {
 func TestWaitTransientErrorsDoNotEndIt(t *testing.T) {
 	tests := []struct {
 		name string
-		r    reply
+		r    step
 	}{
-		{"503 after retries", reply{status: 503, body: `{"error":"UNAVAILABLE"}`}},
-		{"500", reply{status: 500, body: `<html>oops</html>`}},
-		{"connection reset", reply{reset: true}},
-		{"malformed body", reply{body: `{"id":"e1","status":`}},
-		{"not JSON", reply{body: `<html>maintenance</html>`}},
-		{"unknown status", reply{body: bbBody("ARCHIVING")}},
+		{"503 after retries", step{status: 503, body: `{"error":"UNAVAILABLE"}`}},
+		{"500", step{status: 500, body: `<html>oops</html>`}},
+		{"connection reset", step{reset: true}},
+		{"malformed body", step{body: `{"id":"e1","status":`}},
+		{"not JSON", step{body: `<html>maintenance</html>`}},
+		{"unknown status", step{body: bbBody("ARCHIVING")}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				f := newFakeAPI().on(bbRoute, reply{body: bbBody("PENDING")}, tt.r, tt.r, tt.r, tt.r, tt.r, tt.r, tt.r, reply{body: bbBody("COMPLETED")})
+				f := newFakeAPI().on(bbRoute, step{body: bbBody("PENDING")}, tt.r, tt.r, tt.r, tt.r, tt.r, tt.r, tt.r, step{body: bbBody("COMPLETED")})
 				c := newTestClient(t, f, exportkit.WithRetry(1, 100*time.Millisecond, time.Second))
 				var seen []exportkit.State
 				e, err := c.Exports.Wait(context.Background(), "e1", exportkit.WithOnPoll(func(e exportkit.Export) { seen = append(seen, e.State()) }))
@@ -374,18 +374,18 @@ func TestWaitTransientErrorsDoNotEndIt(t *testing.T) {
 func TestWaitFinalErrors(t *testing.T) {
 	tests := []struct {
 		name string
-		r    reply
+		r    step
 		want error
 	}{
-		{"401", reply{status: 401, body: `{"error":"UNAUTHORIZED","message":"bad key"}`}, exportkit.ErrUnauthorized},
-		{"403", reply{status: 403, body: `{"error":"FORBIDDEN","message":"missing export.read"}`}, exportkit.ErrForbidden},
-		{"410", reply{status: 410, body: `{"error":"EXPORT_EXPIRED"}`}, exportkit.ErrExportExpired},
-		{"400", reply{status: 400, body: `{"error":"BAD_REQUEST"}`}, nil},
+		{"401", step{status: 401, body: `{"error":"UNAUTHORIZED","message":"bad key"}`}, exportkit.ErrUnauthorized},
+		{"403", step{status: 403, body: `{"error":"FORBIDDEN","message":"missing export.read"}`}, exportkit.ErrForbidden},
+		{"410", step{status: 410, body: `{"error":"EXPORT_EXPIRED"}`}, exportkit.ErrExportExpired},
+		{"400", step{status: 400, body: `{"error":"BAD_REQUEST"}`}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				f := newFakeAPI().on(memRoute, reply{body: memBody("PENDING")}, tt.r)
+				f := newFakeAPI().on(memRoute, step{body: memBody("PENDING")}, tt.r)
 				c := newTestClient(t, f)
 				elapsed := since()
 				e, err := c.Memories.Wait(context.Background(), "m1")
@@ -417,7 +417,7 @@ func TestWaitBadIDEndsAtOnce(t *testing.T) {
 }
 
 func TestWaitNotFoundGrace(t *testing.T) {
-	notFound := reply{status: 404, body: `{"error":"EXPORT_NOT_FOUND"}`}
+	notFound := step{status: 404, body: `{"error":"EXPORT_NOT_FOUND"}`}
 	tests := []struct {
 		name        string
 		notFounds   int // 404s before the export shows up; -1 for ever
@@ -433,14 +433,14 @@ func TestWaitNotFoundGrace(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				f := newFakeAPI().onFunc(memRoute, func(n int) reply {
+				f := newFakeAPI().onFunc(memRoute, func(n int) step {
 					switch {
 					case tt.notFounds < 0 || n < tt.notFounds:
 						return notFound
 					case n == tt.notFounds:
-						return reply{body: memBody("PENDING")}
+						return step{body: memBody("PENDING")}
 					}
-					return reply{body: memBody("READY")}
+					return step{body: memBody("READY")}
 				})
 				c := newTestClient(t, f)
 				elapsed := since()
@@ -459,8 +459,8 @@ func TestWaitNotFoundGrace(t *testing.T) {
 
 func TestWaitNotReadyKeepsPolling(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		notReady := reply{status: 409, body: `{"error":{"code":"EXPORT_NOT_READY","message":"still processing"}}`}
-		f := newFakeAPI().on(orbXRoute, notReady, notReady, reply{body: orbXBody("processing")}, reply{body: orbXBody("completed")})
+		notReady := step{status: 409, body: `{"error":{"code":"EXPORT_NOT_READY","message":"still processing"}}`}
+		f := newFakeAPI().on(orbXRoute, notReady, notReady, step{body: orbXBody("processing")}, step{body: orbXBody("completed")})
 		c := newTestClient(t, f)
 		e, err := c.Audiences.WaitExport(context.Background(), exportkit.ExportRef{AudienceID: "a1", RunID: "r1", ExportID: "x1"})
 		require.NoError(t, err)
@@ -473,7 +473,7 @@ func TestWaitLogsEachAttempt(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var buf bytes.Buffer
 		log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-		f := newFakeAPI().on(bbRoute, reply{body: bbBody("PENDING")}, reply{status: 401, body: `{"message":"key ` + bbKey + ` is invalid"}`})
+		f := newFakeAPI().on(bbRoute, step{body: bbBody("PENDING")}, step{status: 401, body: `{"message":"key ` + bbKey + ` is invalid"}`})
 		c := newTestClient(t, f, exportkit.WithLogger(log))
 		_, err := c.Exports.Wait(context.Background(), "e1")
 		require.ErrorIs(t, err, exportkit.ErrUnauthorized)
@@ -487,7 +487,7 @@ func TestWaitLogsEachAttempt(t *testing.T) {
 
 func TestWaitOnPollAfterEveryRead(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFakeAPI().on(bbRoute, reply{body: bbBody("PENDING")}, reply{body: bbBody("PROCESSING")}, reply{status: 500}, reply{body: bbBody("COMPLETED")})
+		f := newFakeAPI().on(bbRoute, step{body: bbBody("PENDING")}, step{body: bbBody("PROCESSING")}, step{status: 500}, step{body: bbBody("COMPLETED")})
 		c := newTestClient(t, f, exportkit.WithRetry(-1, 0, 0))
 		var seen []string
 		_, err := c.Exports.Wait(context.Background(), "e1", exportkit.WithOnPoll(func(e exportkit.Export) { seen = append(seen, e.RawStatus()) }))
