@@ -179,8 +179,8 @@ const (
 	runsRoute    = "GET /v1/intent/audiences/a1/runs"
 	createXRoute = "POST /v1/intent/audiences/a1/runs/r1/exports"
 	orbXRoute    = "GET /v1/intent/audiences/a1/runs/r1/exports/x1"
-	koreStart    = "POST /api/public/bot/st-1/export"
-	koreStatus   = "GET /api/public/bot/st-1/export/status"
+	koreStartRoute    = "POST /api/public/bot/st-1/export"
+	koreStatusRoute   = "GET /api/public/bot/st-1/export/status"
 )
 
 func bbBody(status string) string {

@@ -299,10 +299,10 @@ func TestWaitTerminalStates(t *testing.T) {
 		{"orbit export failed", orbXRoute, orbXBody("failed"), func(c *exportkit.Client) (exportkit.Export, error) {
 			return c.Audiences.WaitExport(context.Background(), exportkit.ExportRef{AudienceID: "a1", RunID: "r1", ExportID: "x1"})
 		}, exportkit.ErrExportFailed, exportkit.StateFailed, "B2_DOWN", "storage unavailable"},
-		{"kore failed", koreStatus, koreBody("ber-1", "failed"), func(c *exportkit.Client) (exportkit.Export, error) {
+		{"kore failed", koreStatusRoute, koreBody("ber-1", "failed"), func(c *exportkit.Client) (exportkit.Export, error) {
 			return c.Bots.WaitExport(context.Background(), "st-1")
 		}, exportkit.ErrExportFailed, exportkit.StateFailed, "", ""},
-		{"kore via Client.Wait", koreStatus, koreBody("ber-1", "error"), func(c *exportkit.Client) (exportkit.Export, error) {
+		{"kore via Client.Wait", koreStatusRoute, koreBody("ber-1", "error"), func(c *exportkit.Client) (exportkit.Export, error) {
 			return c.Wait(context.Background(), &exportkit.BotExport{ID: "ber-1", StreamID: "st-1"})
 		}, exportkit.ErrExportFailed, exportkit.StateFailed, "", ""},
 	}
