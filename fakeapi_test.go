@@ -174,13 +174,13 @@ func newTestClient(t testing.TB, h http.Handler, opts ...exportkit.Option) *expo
 
 // Routes and bodies of the vendors' status endpoints.
 const (
-	bbRoute      = "GET /api/team/exports/e1"
-	memRoute     = "GET /v1/exports/m1"
-	runsRoute    = "GET /v1/intent/audiences/a1/runs"
-	createXRoute = "POST /v1/intent/audiences/a1/runs/r1/exports"
-	orbXRoute    = "GET /v1/intent/audiences/a1/runs/r1/exports/x1"
-	koreStartRoute    = "POST /api/public/bot/st-1/export"
-	koreStatusRoute   = "GET /api/public/bot/st-1/export/status"
+	bbRoute         = "GET /api/team/exports/e1"
+	memRoute        = "GET /v1/exports/m1"
+	runsRoute       = "GET /v1/intent/audiences/a1/runs"
+	createXRoute    = "POST /v1/intent/audiences/a1/runs/r1/exports"
+	orbXRoute       = "GET /v1/intent/audiences/a1/runs/r1/exports/x1"
+	koreStartRoute  = "POST /api/public/bot/st-1/export"
+	koreStatusRoute = "GET /api/public/bot/st-1/export/status"
 )
 
 func bbBody(status string) string {
