@@ -24,6 +24,7 @@ var (
 	benchPoll = flag.Bool("bench.poll", false, "run the full polling simulation (QUALITY 18) and print its table")
 	waits     = flag.Int("bench.waits", 2000, "waits per range in the full simulation")
 	burst     = flag.Int("bench.burst", 1000, "waits started at the same instant for the lockstep measure")
+	many      = flag.Int("bench.many", 10000, "concurrent waits for the memory and rate-limit measure")
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -213,10 +214,10 @@ func busiestSecond(ts []time.Time, from time.Duration) int {
 }
 
 func TestPollBench(t *testing.T) {
-	n, b := *waits, *burst
+	n, b, m := *waits, *burst, *many
 	full := *benchPoll || os.Getenv("EXPORTKIT_BENCH") != ""
 	if !full {
-		n, b = 40, 40 // smoke: the same code paths, a second of work
+		n, b, m = 40, 40, 200 // smoke: the same code paths, a second of work
 	}
 	w := io.Discard
 	if full {
@@ -282,6 +283,11 @@ func TestPollBench(t *testing.T) {
 			busiestSecond(r.later, 0), busiestSecond(r.later, 10*time.Second), busiestSecond(r.later, time.Minute))
 	}
 	fmt.Fprintln(w)
+
+	// Scale: the bounds hold in the smoke run too.
+	for _, p := range scale(t, w, m) {
+		t.Error(p)
+	}
 
 	if full && failed > 0 {
 		t.Errorf("%d of %d goals missed", failed, len(goals))
