@@ -343,3 +343,22 @@ func TestNoSecretInLogsOrErrors(t *testing.T) {
 	}
 	assert.Contains(t, logs.String(), `"vendor":"brainbase"`)
 }
+
+// TestKoreRetryMintsAFreshJWT: with Enforce JTI a token cannot be replayed,
+// so every attempt, retries included, carries a new jti.
+func TestKoreRetryMintsAFreshJWT(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := &recorder{responses: []func(http.ResponseWriter, *http.Request){reply(503, `{}`), reply(503, `{}`), reply(200, koreStatus)}}
+		c := newClient(t, rec, exportkit.WithRetry(3, time.Second, 2*time.Second))
+		_, err := c.Bots.ExportStatus(context.Background(), "st-1")
+		require.NoError(t, err)
+		require.Equal(t, 3, rec.count())
+		seen := map[string]bool{}
+		for _, r := range rec.requests {
+			tok := r.Header.Get("auth")
+			require.NotEmpty(t, tok)
+			assert.False(t, seen[tok], "a JWT was sent twice")
+			seen[tok] = true
+		}
+	})
+}
