@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -22,23 +21,17 @@ func scale(t *testing.T, w io.Writer, n int) (problems []string) {
 	const perSecond, burst = 200, 10
 	ready := readyTimes(short, n, 3)
 	synctest.Test(t, func(t *testing.T) {
+		srv, c, ids := newSim(t, n, exportkit.WithRateLimit(exportkit.Brainbase, perSecond, burst))
 		start := time.Now()
-		f := &fakeBrainbase{ready: map[string]time.Time{}, reqs: map[string][]time.Time{}}
 		exports := make([]exportkit.Export, n)
 		for i, d := range ready {
-			id := fmt.Sprint("e", i)
-			f.ready[id] = start.Add(d)
-			exports[i] = &exportkit.LogExport{ID: id}
+			exports[i] = &exportkit.LogExport{ID: ids[i]}
+			time.AfterFunc(d, func() {
+				if err := srv.SetState(exportkit.Brainbase, ids[i], exportkit.StateReady); err != nil {
+					t.Error(err)
+				}
+			})
 		}
-		c, err := exportkit.NewClient(
-			exportkit.WithHTTPClient(&http.Client{Transport: memTransport{f}}),
-			exportkit.WithBaseURL(exportkit.Brainbase, "http://brainbase.localhost"),
-			exportkit.WithBrainbaseAPIKey("bench"),
-			exportkit.WithRateLimit(exportkit.Brainbase, perSecond, burst))
-		if err != nil {
-			t.Fatal(err)
-		}
-
 		runtime.GC()
 		var before runtime.MemStats
 		runtime.ReadMemStats(&before)
@@ -70,11 +63,9 @@ func scale(t *testing.T, w io.Writer, n int) (problems []string) {
 				failed++
 			}
 		}
-		var all []time.Time
-		for _, ts := range f.reqs {
-			for _, at := range ts {
-				all = append(all, time.Time{}.Add(at.Sub(start)))
-			}
+		var all []time.Duration
+		for _, ts := range statusReads(srv, start) {
+			all = append(all, ts...)
 		}
 		busiest := busiestSecond(all, 0)
 		grew := int64(peak.Load()) - int64(before.HeapAlloc)

@@ -5,9 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"slices"
 	"strings"
@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/exportkit/exportkit"
+	"github.com/exportkit/exportkit/exporttest"
 	"go.uber.org/goleak"
 )
 
@@ -71,99 +72,82 @@ func readyTimes(s span, n int, seed uint64) []time.Duration {
 	return out
 }
 
-// fakeBrainbase answers GET /api/team/exports/{id} with PENDING until the
-// export's ready time, then COMPLETED, and records every request.
-type fakeBrainbase struct {
-	mu    sync.Mutex
-	ready map[string]time.Time
-	reqs  map[string][]time.Time
-}
-
-func (f *fakeBrainbase) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	id := strings.TrimPrefix(r.URL.Path, "/api/team/exports/")
-	now := time.Now()
-	f.mu.Lock()
-	f.reqs[id] = append(f.reqs[id], now)
-	readyAt, ok := f.ready[id]
-	f.mu.Unlock()
-	if !ok {
-		http.Error(w, `{"error":"not found"}`, http.StatusNotFound)
-		return
-	}
-	status := "PENDING"
-	if !now.Before(readyAt) {
-		status = "COMPLETED"
-	}
-	w.Header().Set("Content-Type", "application/json")
-	fmt.Fprintf(w, `{"id":%q,"status":%q,"format":"CSV","createdAt":"2026-01-01T00:00:00Z"}`, id, status)
-}
-
-// memTransport serves requests in memory: a real socket would keep the
-// synctest bubble from ever being idle, and the fake clock from moving.
-type memTransport struct{ h http.Handler }
-
-func (m memTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Body != nil {
-		defer r.Body.Close()
-	}
-	if err := r.Context().Err(); err != nil {
-		return nil, err
-	}
-	rec := httptest.NewRecorder()
-	m.h.ServeHTTP(rec, r)
-	res := rec.Result()
-	res.Request = r
-	return res, nil
-}
-
 // outcome is what one simulated wait cost and how late it noticed.
 type outcome struct {
 	requests int
 	lag      time.Duration
 }
 
-// simulate starts one wait per ready time, all at the same instant on the
-// fake clock, and returns each wait's outcome and every request's time
-// except each wait's first read.
-func simulate(t *testing.T, sched schedule, ready []time.Duration) (out []outcome, later []time.Time) {
+// simulate creates one Brainbase export per ready time on the fake server
+// (exporttest, in memory, inside a synctest bubble), makes each ready at
+// its time, and starts one wait per export, all at the same instant. It
+// returns each wait's outcome and the time of every status read the server
+// received except each wait's first, relative to the start.
+func simulate(t *testing.T, sched schedule, ready []time.Duration) (out []outcome, later []time.Duration) {
 	synctest.Test(t, func(t *testing.T) {
+		srv, c, ids := newSim(t, len(ready))
 		start := time.Now()
-		f := &fakeBrainbase{ready: map[string]time.Time{}, reqs: map[string][]time.Time{}}
-		for i, d := range ready {
-			f.ready[fmt.Sprint("e", i)] = start.Add(d)
-		}
-		c, err := exportkit.NewClient(
-			exportkit.WithHTTPClient(&http.Client{Transport: memTransport{f}}),
-			exportkit.WithBaseURL(exportkit.Brainbase, "http://brainbase.localhost"),
-			exportkit.WithBrainbaseAPIKey("bench"))
-		if err != nil {
-			t.Fatal(err)
-		}
 		out = make([]outcome, len(ready))
 		var wg sync.WaitGroup
-		for i := range ready {
+		for i, d := range ready {
 			wg.Go(func() {
-				id := fmt.Sprint("e", i)
-				if _, err := c.Exports.Wait(context.Background(), id, sched.opts...); err != nil {
-					t.Errorf("wait %s: %v", id, err)
+				time.Sleep(d)
+				if err := srv.SetState(exportkit.Brainbase, ids[i], exportkit.StateReady); err != nil {
+					t.Error(err)
 				}
-				out[i].lag = time.Since(f.ready[id])
+			})
+			wg.Go(func() {
+				if _, err := c.Exports.Wait(context.Background(), ids[i], sched.opts...); err != nil {
+					t.Errorf("wait %s: %v", ids[i], err)
+				}
+				out[i].lag = time.Since(start.Add(d))
 			})
 		}
 		wg.Wait()
-		for i := range ready {
-			ts := f.reqs[fmt.Sprint("e", i)]
-			out[i].requests = len(ts)
-			for _, at := range ts[1:] {
-				later = append(later, start.Add(at.Sub(start)))
+		reads := statusReads(srv, start)
+		for i, id := range ids {
+			out[i].requests = len(reads[id])
+			if len(reads[id]) > 1 {
+				later = append(later, reads[id][1:]...)
 			}
-		}
-		// Make the instants relative to the bubble's start.
-		for i := range later {
-			later[i] = time.Time{}.Add(later[i].Sub(start))
 		}
 	})
 	return out, later
+}
+
+// newSim starts an in-memory fake server whose Brainbase exports finish
+// only when the simulation says so, creates n exports, and returns a client
+// with opts for the waits.
+func newSim(t *testing.T, n int, opts ...exportkit.Option) (*exporttest.Server, *exportkit.Client, []string) {
+	srv := exporttest.NewServer(exporttest.InMemory(), exporttest.ReadyAfter(math.MaxInt32))
+	t.Cleanup(srv.Close)
+	creator := srv.Client()
+	ids := make([]string, n)
+	for i := range ids {
+		e, err := creator.Exports.Create(context.Background(), &exportkit.LogExportRequest{Format: "CSV"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = e.ID
+	}
+	srv.ResetRequests()
+	c, err := srv.ClientE(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, c, ids
+}
+
+// statusReads returns, per export id, when the server received each
+// status read, relative to start.
+func statusReads(srv *exporttest.Server, start time.Time) map[string][]time.Duration {
+	reads := map[string][]time.Duration{}
+	for _, r := range srv.Requests() {
+		if id, ok := strings.CutPrefix(r.Path, "/api/team/exports/"); ok && r.Method == http.MethodGet {
+			reads[id] = append(reads[id], r.Time.Sub(start))
+		}
+	}
+	return reads
 }
 
 type stats struct{ reqMean, reqP95, lagMean, lagP95 float64 }
@@ -193,12 +177,12 @@ func p95(x []float64) float64 {
 	return y[max(i, 0)]
 }
 
-// busiestSecond returns the most request instants in any one-second
-// window [t, t+1s), over instants at or after from (relative to start).
-func busiestSecond(ts []time.Time, from time.Duration) int {
+// busiestSecond returns the most instants in any one-second window
+// [t, t+1s), over instants at or after from.
+func busiestSecond(ts []time.Duration, from time.Duration) int {
 	var rel []time.Duration
-	for _, at := range ts {
-		if d := at.Sub(time.Time{}); d >= from {
+	for _, d := range ts {
+		if d >= from {
 			rel = append(rel, d)
 		}
 	}
@@ -238,7 +222,7 @@ func TestPollBench(t *testing.T) {
 		}
 	}
 
-	fmt.Fprintf(w, "\nPolling on a fake clock: %d waits per range, ready times stratified over the range (seed 1), all started at once.\n\n", n)
+	fmt.Fprintf(w, "\nPolling on a fake clock against exporttest (in memory): %d waits per range, ready times stratified over the range (seed 1), all started at once.\n\n", n)
 	fmt.Fprintf(w, "| ready at      | schedule                        | requests/wait mean | p95 | detection lag mean |     p95 |\n")
 	fmt.Fprintf(w, "|---------------|---------------------------------|-------------------:|----:|-------------------:|--------:|\n")
 	for _, r := range rows {
@@ -255,8 +239,8 @@ func TestPollBench(t *testing.T) {
 	}{
 		{"defaults p95 lag ≤ 15s, short range", fmt.Sprintf("%.2fs", rows[0].st.lagP95), rows[0].st.lagP95 <= goalLagP95.Seconds()},
 		{"defaults p95 lag ≤ 15s, long range", fmt.Sprintf("%.2fs", rows[2].st.lagP95), rows[2].st.lagP95 <= goalLagP95.Seconds()},
-		{"mean requests ≤ 0.85× fixed 5s, short range", fmt.Sprintf("%.4f×", shortRatio), shortRatio <= goalShortRatio},
-		{"mean requests ≤ 0.40× fixed 5s, long range", fmt.Sprintf("%.4f×", longRatio), longRatio <= goalLongRatio},
+		{"mean requests ≤ 0.85× fixed 5s, short range", fmt.Sprintf("%.5f×", shortRatio), shortRatio <= goalShortRatio},
+		{"mean requests ≤ 0.40× fixed 5s, long range", fmt.Sprintf("%.5f×", longRatio), longRatio <= goalLongRatio},
 	}
 	fmt.Fprintln(w)
 	failed := 0
@@ -277,7 +261,7 @@ func TestPollBench(t *testing.T) {
 	fmt.Fprintf(w, "|---------------------------------|---------------------:|---------------------:|---------------------:|\n")
 	for _, r := range []struct {
 		name  string
-		later []time.Time
+		later []time.Duration
 	}{{defaults.name, defLater}, {fixed5s.name, fixLater}} {
 		fmt.Fprintf(w, "| %-31s | %20d | %20d | %20d |\n", r.name,
 			busiestSecond(r.later, 0), busiestSecond(r.later, 10*time.Second), busiestSecond(r.later, time.Minute))
