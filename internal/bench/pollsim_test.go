@@ -25,7 +25,6 @@ var (
 	benchPoll = flag.Bool("bench.poll", false, "run the full polling simulation (QUALITY 18) and print its table")
 	waits     = flag.Int("bench.waits", 2000, "waits per range in the full simulation")
 	burst     = flag.Int("bench.burst", 1000, "waits started at the same instant for the lockstep measure")
-	many      = flag.Int("bench.many", 10000, "concurrent waits for the memory and rate-limit measure")
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -198,10 +197,10 @@ func busiestSecond(ts []time.Duration, from time.Duration) int {
 }
 
 func TestPollBench(t *testing.T) {
-	n, b, m := *waits, *burst, *many
+	n, b := *waits, *burst
 	full := *benchPoll || os.Getenv("EXPORTKIT_BENCH") != ""
 	if !full {
-		n, b, m = 40, 40, 200 // smoke: the same code paths, a second of work
+		n, b = 40, 40 // smoke: the same code paths, a fraction of a second
 	}
 	w := io.Discard
 	if full {
@@ -267,11 +266,6 @@ func TestPollBench(t *testing.T) {
 			busiestSecond(r.later, 0), busiestSecond(r.later, 10*time.Second), busiestSecond(r.later, time.Minute))
 	}
 	fmt.Fprintln(w)
-
-	// Scale: the bounds hold in the smoke run too.
-	for _, p := range scale(t, w, m) {
-		t.Error(p)
-	}
 
 	if full && failed > 0 {
 		t.Errorf("%d of %d goals missed", failed, len(goals))
