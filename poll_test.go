@@ -495,3 +495,39 @@ func TestWaitOnPollAfterEveryRead(t *testing.T) {
 		assert.Equal(t, []string{"PENDING", "PROCESSING", "COMPLETED"}, seen)
 	})
 }
+
+func TestWaitRetryAfterOnSuccessBeyondMaxWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeAPI().on(bbRoute, step{retryAfter: "60", body: bbBody("PROCESSING")})
+		c := newTestClient(t, f)
+		elapsed := since()
+		e, err := c.Exports.Wait(context.Background(), "e1", exportkit.WithMaxWait(30*time.Second))
+		require.ErrorIs(t, err, exportkit.ErrRateLimited)
+		require.ErrorIs(t, err, exportkit.ErrWaitTimeout)
+		assert.Zero(t, elapsed(), "returned at once, not at the deadline")
+		require.NotNil(t, e)
+		assert.Len(t, f.times(bbRoute), 1)
+	})
+}
+
+func TestWaitKeepsTheCancelCause(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeAPI().on(memRoute, step{body: memBody("PENDING")})
+		c := newTestClient(t, f)
+		shutdown := errors.New("shutting down")
+		ctx, cancel := context.WithCancelCause(context.Background())
+		time.AfterFunc(time.Second, func() { cancel(shutdown) })
+		_, err := c.Memories.Wait(ctx, "m1")
+		require.ErrorIs(t, err, context.Canceled)
+		require.ErrorIs(t, err, shutdown)
+	})
+}
+
+func TestClientWaitRejectsUnusableExports(t *testing.T) {
+	c := newTestClient(t, newFakeAPI())
+	for _, e := range []exportkit.Export{nil, (*exportkit.MemoryExport)(nil)} {
+		got, err := c.Wait(context.Background(), e)
+		require.Error(t, err)
+		assert.Equal(t, e, got)
+	}
+}
