@@ -1,0 +1,120 @@
+// Command allvendors starts one export at each of the four vendors, then
+// treats them alike through the exportkit.Export interface: one WaitAll
+// for all of them, one Client.Download for each.
+//
+//	go run ./examples/allvendors
+//
+// With every vendor's credential set (BRAINBASE_LABS_API_KEY,
+// MEMSOLUS_API_KEY, LEADPIPE_API_KEY with LEADPIPE_AUDIENCE_ID, and
+// KORE_CLIENT_ID, KORE_CLIENT_SECRET with KORE_BOT_ID) it talks to the
+// real APIs; otherwise to an embedded exporttest server, and says so.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/exportkit/exportkit"
+	"github.com/exportkit/exportkit/exporttest"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(ctx context.Context) error {
+	var opts []exportkit.Option
+	audience, bot := os.Getenv("LEADPIPE_AUDIENCE_ID"), os.Getenv("KORE_BOT_ID")
+	if !allCredentials() || audience == "" || bot == "" {
+		srv := exporttest.NewServer(exporttest.ReadyAfter(2))
+		defer srv.Close()
+		fmt.Println("not every vendor's credential is set: using an embedded exporttest server")
+		// The fake is fast: poll it often. Keep the defaults for the real APIs.
+		opts = append(srv.ClientOptions(), exportkit.WithDefaultWait(exportkit.WithPollInterval(20*time.Millisecond, 100*time.Millisecond)))
+		audience, bot = "aud-example", "st-example-bot"
+	} else {
+		fmt.Println("using the four vendors' real APIs")
+	}
+	c, err := exportkit.NewClient(opts...)
+	if err != nil {
+		return err
+	}
+
+	// Starting an export is the one step that differs by vendor.
+	logs, err := c.Exports.Create(ctx, &exportkit.LogExportRequest{Format: "CSV"})
+	if err != nil {
+		return err
+	}
+	memories, err := c.Memories.Create(ctx, &exportkit.MemoryExportRequest{Format: "json"})
+	if err != nil {
+		return err
+	}
+	run, err := c.Audiences.CreateRun(ctx, audience, nil)
+	if err != nil {
+		return err
+	}
+	botExport, err := c.Bots.StartExport(ctx, bot, &exportkit.BotExportRequest{ExportType: "latest"})
+	if err != nil {
+		return err
+	}
+	exports := []exportkit.Export{logs, memories, run, botExport}
+
+	// From here on, an export is an export.
+	failed := 0
+	for _, r := range c.WaitAll(ctx, exports, exportkit.WithMaxWait(30*time.Minute)) {
+		e, err := r.Export, r.Err
+		if err != nil {
+			fmt.Printf("%-9s %s: %v\n", e.Vendor(), e.ExportID(), err)
+			failed++
+			continue
+		}
+		// An Orbit run has no file of its own: its stored CSV export does.
+		if run, ok := e.(*exportkit.AudienceRun); ok {
+			if e, err = c.Audiences.Export(ctx, run.AudienceID, run.ID); err != nil {
+				fmt.Printf("%-9s %s: %v\n", run.Vendor(), run.ID, err)
+				failed++
+				continue
+			}
+		}
+		f, err := os.CreateTemp("", string(e.Vendor())+"-*")
+		if err != nil {
+			return err
+		}
+		res, err := c.Download(ctx, e, f)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			os.Remove(f.Name())
+			fmt.Printf("%-9s %s: %v\n", e.Vendor(), e.ExportID(), err)
+			failed++
+			continue
+		}
+		fmt.Printf("%-9s %s: %s, %d bytes, sha1 %.12s…, verified %v\n",
+			e.Vendor(), e.ExportID(), f.Name(), res.Bytes, res.SHA1, res.Verified)
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d exports did not download", failed, len(exports))
+	}
+	return nil
+}
+
+// allCredentials reports whether every vendor's credential is in the
+// environment.
+func allCredentials() bool {
+	for _, env := range []string{exportkit.EnvBrainbaseAPIKey, exportkit.EnvMemsolusAPIKey,
+		exportkit.EnvLeadpipeAPIKey, exportkit.EnvKoreClientID, exportkit.EnvKoreClientSecret} {
+		if os.Getenv(env) == "" {
+			return false
+		}
+	}
+	return true
+}

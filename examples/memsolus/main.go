@@ -1,0 +1,75 @@
+// Command memsolus exports a Memsolus workspace's memories as CSV, waits
+// for the file, downloads it, and lists the workspace's exports.
+//
+//	go run ./examples/memsolus
+//
+// With MEMSOLUS_API_KEY set it talks to the real Memsolus API; without it,
+// to an embedded exporttest server, and says so.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"time"
+
+	"github.com/exportkit/exportkit"
+	"github.com/exportkit/exportkit/exporttest"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(ctx context.Context) error {
+	var opts []exportkit.Option
+	if os.Getenv(exportkit.EnvMemsolusAPIKey) == "" {
+		srv := exporttest.NewServer(exporttest.ReadyAfter(2))
+		defer srv.Close()
+		fmt.Println("MEMSOLUS_API_KEY is not set: using an embedded exporttest server")
+		// The fake is fast: poll it often. Keep the defaults for the real API.
+		opts = append(srv.ClientOptions(), exportkit.WithDefaultWait(exportkit.WithPollInterval(20*time.Millisecond, 100*time.Millisecond)))
+	} else {
+		fmt.Println("using the Memsolus API (MEMSOLUS_API_KEY is set)")
+	}
+	c, err := exportkit.NewClient(opts...)
+	if err != nil {
+		return err
+	}
+
+	e, err := c.Memories.Create(ctx, &exportkit.MemoryExportRequest{Format: "csv", Priority: "HIGH"})
+	if err != nil {
+		return err
+	}
+	fmt.Println("created export", e.ID)
+	if e, err = c.Memories.Wait(ctx, e.ID, exportkit.WithMaxWait(30*time.Minute)); err != nil {
+		return err
+	}
+	if until, ok := e.ExpiresAt(); ok {
+		fmt.Println("ready; the file is kept until about", until.Format(time.RFC3339))
+	}
+
+	path := filepath.Join(os.TempDir(), "memsolus-"+e.ID+".csv")
+	// The download endpoint redirects to storage: the API key stays behind.
+	res, err := c.Memories.DownloadFile(ctx, e.ID, path)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("saved %s: %d bytes, sha1 %s\n", path, res.Bytes, res.SHA1)
+
+	// All pages of the workspace's exports, as one loop.
+	for x, err := range c.Memories.All(ctx, &exportkit.ListOptions{PageSize: 50}) {
+		if err != nil {
+			return err
+		}
+		fmt.Printf("  %s  %-10s %s\n", x.ID, x.Status, x.Format)
+	}
+	return nil
+}
