@@ -15,7 +15,7 @@ var errDisposition = errors.New("malformed Content-Disposition")
 
 // DispositionFileName returns the file name a Content-Disposition header
 // value suggests, unsanitized: the RFC 5987 / RFC 6266 extended form
-// filename*=UTF-8''… (or ISO-8859-1) when present and decodable, else the
+// filename*=UTF-8”… (or ISO-8859-1) when present and decodable, else the
 // plain filename=. It returns "" when the header names no file. It is
 // tolerant of what servers send in practice (no disposition type, unquoted
 // names with spaces, a quoted extended value) and never panics; an
