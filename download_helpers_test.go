@@ -105,12 +105,6 @@ func (s *fakeStorage) servedBytes() int64 {
 	return s.served
 }
 
-func (s *fakeStorage) setETag(e string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.etag = e
-}
-
 func (s *fakeStorage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	i := len(s.reqs)
