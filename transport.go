@@ -78,6 +78,13 @@ func newVendorClient(c *Client, v Vendor, base *url.URL, auth authFunc, hc *http
 		CheckRetry:   vc.checkRetry,
 		Backoff:      vc.backoff,
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
+		// Credentials are set per attempt: a Kore JWT carries a jti that
+		// must never be sent twice. The header map is cloned because the
+		// previous attempt's request shares it.
+		PrepareRetry: func(req *http.Request) error {
+			req.Header = req.Header.Clone()
+			return vc.auth(req.Header)
+		},
 	}
 	return vc
 }

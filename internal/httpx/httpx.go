@@ -88,10 +88,11 @@ func RedactURL(u *url.URL) string {
 	return s
 }
 
-// RedactURLString is RedactURL for a URL in text form. An unparsable URL is
-// cut at its first '?' or '#', and its userinfo dropped.
+// RedactURLString is RedactURL for a URL in text form. An unparsable URL,
+// or one without a host, is cut at its first '?' or '#', and its userinfo
+// dropped.
 func RedactURLString(s string) string {
-	if u, err := url.Parse(s); err == nil {
+	if u, err := url.Parse(s); err == nil && u.Host != "" {
 		return RedactURL(u)
 	}
 	if i := strings.IndexAny(s, "?#"); i >= 0 {
@@ -102,6 +103,9 @@ func RedactURLString(s string) string {
 		s = s[:i] + tail
 	}
 	if i := strings.Index(s, "://"); i >= 0 {
+		// Lower-case the scheme, as url.URL.String does, so that
+		// redacting twice gives the same text.
+		s = strings.ToLower(s[:i]) + s[i:]
 		if j := strings.LastIndex(s[i+3:], "@"); j >= 0 {
 			s = s[:i+3] + Redacted + "@" + s[i+3+j+1:]
 		}
@@ -116,7 +120,11 @@ func redactQuery(raw string) string {
 	}
 	parts := strings.FieldsFunc(raw, func(r rune) bool { return r == '&' || r == ';' })
 	for i, p := range parts {
-		k, _, _ := strings.Cut(p, "=")
+		k, _, hasValue := strings.Cut(p, "=")
+		if !hasValue { // a bare word ("?sk_live_…") is a value, not a key
+			parts[i] = Redacted
+			continue
+		}
 		if uk, err := url.QueryUnescape(k); err != nil || !safeKey(uk) {
 			k = Redacted
 		}
@@ -146,11 +154,22 @@ func safeKey(k string) bool {
 }
 
 // RedactText redacts every http(s) URL that appears in free text, such as
-// an error message echoed from a server or a net/http error string.
+// an error message echoed from a server or a net/http error string, and
+// any other "?key=value" run, in case a URL lost its scheme on the way.
 func RedactText(s string) string {
-	if !strings.Contains(s, "://") {
-		return s
+	if strings.Contains(s, "://") {
+		s = redactURLsInText(s)
 	}
+	if strings.Contains(s, "?") {
+		s = redactLooseQueries(s)
+	}
+	return s
+}
+
+// textStop ends a URL or a query inside free text.
+const textStop = " \t\r\n\"'<>`"
+
+func redactURLsInText(s string) string {
 	var b strings.Builder
 	for {
 		i := indexScheme(s)
@@ -160,27 +179,76 @@ func RedactText(s string) string {
 		}
 		b.WriteString(s[:i])
 		s = s[i:]
-		end := strings.IndexAny(s, " \t\r\n\"'<>`")
-		if end < 0 {
-			end = len(s)
-		}
+		end := tokenEnd(s)
 		b.WriteString(RedactURLString(s[:end]))
 		s = s[end:]
 	}
 }
 
-// indexScheme finds the start of the next "http://" or "https://" in s,
-// case-insensitively.
-func indexScheme(s string) int {
-	l := strings.ToLower(s)
-	i, j := strings.Index(l, "http://"), strings.Index(l, "https://")
-	switch {
-	case i < 0:
-		return j
-	case j < 0:
-		return i
-	case i < j:
-		return i
+// tokenEnd returns where a URL or query that starts s ends in free text:
+// at white space or a quote, less the punctuation that ends a sentence
+// ("…?sig=x: EOF").
+func tokenEnd(s string) int {
+	end := strings.IndexAny(s, textStop)
+	if end < 0 {
+		end = len(s)
 	}
-	return j
+	for end > 0 && strings.IndexByte(":,.;)]", s[end-1]) >= 0 {
+		end--
+	}
+	return end
+}
+
+// redactLooseQueries redacts every "?…" run that holds a "=".
+func redactLooseQueries(s string) string {
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(s, '?')
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i+1])
+		s = s[i+1:]
+		end := tokenEnd(s)
+		run := s[:end]
+		if strings.Contains(run, "=") {
+			run = redactQuery(run)
+		}
+		b.WriteString(run)
+		s = s[end:]
+	}
+}
+
+// indexScheme finds the start of the next "http://" or "https://" in s,
+// ignoring ASCII case. It compares bytes in place: lower-casing a copy
+// would change its length when s holds invalid UTF-8.
+func indexScheme(s string) int {
+	for i := 0; i+7 <= len(s); i++ {
+		if c := s[i]; c != 'h' && c != 'H' {
+			continue
+		}
+		if hasPrefixFoldASCII(s[i:], "http://") || hasPrefixFoldASCII(s[i:], "https://") {
+			return i
+		}
+	}
+	return -1
+}
+
+// hasPrefixFoldASCII reports whether s starts with prefix (lower-case
+// ASCII), ignoring ASCII case.
+func hasPrefixFoldASCII(s, prefix string) bool {
+	if len(s) < len(prefix) {
+		return false
+	}
+	for i := 0; i < len(prefix); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != prefix[i] {
+			return false
+		}
+	}
+	return true
 }

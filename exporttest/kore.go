@@ -1,0 +1,94 @@
+package exporttest
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/exportkit/exportkit"
+)
+
+// Kore.ai XO bot exports.
+// Kore API docs: https://koreai.mintlify.app/ai-for-service/apis/automation/bot-export-status
+
+func (s *Server) koreRoutes() []route {
+	return []route{
+		{http.MethodPost, "api/public/bot/*/export", s.koreStart},
+		{http.MethodGet, "api/public/bot/*/export/status", s.koreStatus},
+	}
+}
+
+// createKore registers a bot export; it becomes the bot's latest. The
+// caller holds s.mu.
+func (s *Server) createKore(botID, exportType string) *export {
+	e := s.newExport(exportkit.Kore, kindExport, "ber-"+newUUID())
+	e.botID, e.exportType, e.createdBy = botID, exportType, s.koreBy
+	p := korePrefix + "bot-exports/" + url.PathEscape(botID) + "/" + e.id + ".zip"
+	s.attachFile(e, p, "BotExport_"+e.id[4:12]+".zip", "application/zip")
+	s.bots[botID] = append(s.bots[botID], e)
+	return e
+}
+
+// koreStart is POST /api/public/bot/{BotID}/export with a JSON body whose
+// exportType (latest or published) is required; the optional fields
+// (exportOptions, subTasks, allTasks, IncludeDependentTasks,
+// customDashboards) are accepted and ignored.
+func (s *Server) koreStart(w http.ResponseWriter, r *http.Request, p []string) {
+	var body struct {
+		ExportType string `json:"exportType"`
+	}
+	if err := decodeBody(r, &body); err != nil {
+		s.writeError(w, exportkit.Kore, http.StatusBadRequest, "400", "Invalid JSON body")
+		return
+	}
+	if body.ExportType != "latest" && body.ExportType != "published" {
+		s.writeError(w, exportkit.Kore, http.StatusBadRequest, "400", "exportType is required and must be latest or published")
+		return
+	}
+	s.mu.Lock()
+	e := s.createKore(p[0], body.ExportType)
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, obj{
+		"status": "pending", "streamId": e.botID, "createdBy": e.createdBy, "exportType": e.exportType,
+		"requestType": "Botexport", "_id": e.id, "createdOn": stamp(e.created), "__v": 0,
+	})
+}
+
+// koreStatus is GET /api/public/bot/{BotID}/export/status: the bot's latest
+// export, whoever started it (there is no export id). A status read:
+// pending, then in-progress, then success with downloadURL and a string
+// fileSize, or failed with errorCode and errorMessage. 404 when the bot has
+// no export.
+func (s *Server) koreStatus(w http.ResponseWriter, _ *http.Request, p []string) {
+	s.mu.Lock()
+	all := s.bots[p[0]]
+	if len(all) == 0 {
+		s.mu.Unlock()
+		s.writeError(w, exportkit.Kore, http.StatusNotFound, "404", "No export request found for this bot")
+		return
+	}
+	e, now := all[len(all)-1], time.Now()
+	st := e.observe(now, true)
+	status := map[exportkit.State]string{
+		exportkit.StatePending: "pending", exportkit.StateRunning: "in-progress", exportkit.StateReady: "success",
+		exportkit.StateFailed: "failed", exportkit.StateCanceled: "cancelled", exportkit.StateExpired: "expired",
+	}[st]
+	if e.raw != "" {
+		status = e.raw
+	}
+	v := obj{
+		"_id": e.id, "botId": e.botID, "createdBy": e.createdBy, "exportType": e.exportType,
+		"requestType": "Botexport", "status": status, "createdOn": stamp(e.created), "__v": 0,
+	}
+	switch st {
+	case exportkit.StateReady:
+		u, _, params := s.signedURL(e, now)
+		v["downloadURL"], v["store"] = u, obj{"urlParams": params}
+		v["fileId"], v["fileSize"] = e.id[4:], strconv.FormatInt(e.file.size, 10)
+	case exportkit.StateFailed:
+		v["errorCode"], v["errorMessage"] = orNil(e.failCode), orNil(e.failMessage)
+	}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, v)
+}

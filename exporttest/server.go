@@ -1,0 +1,379 @@
+package exporttest
+
+import (
+	"context"
+	"crypto/rand"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/exportkit/exportkit"
+)
+
+// The fixed hosts of an [InMemory] server. No socket listens on them: only
+// [Server.Transport] reaches them.
+const (
+	InMemoryAPIHost     = "localhost:48080"
+	InMemoryStorageHost = "127.0.0.1:48081"
+)
+
+// Server is a fake of the four vendor APIs and of their storage host. Create
+// it with [NewServer] and stop it with [Server.Close]. All its methods are
+// safe for concurrent use.
+type Server struct {
+	cfg    config
+	secret []byte // signs storage URLs
+	orgID  string // Orbit organization
+	koreBy string // Kore createdBy user
+	routes map[exportkit.Vendor][]route
+
+	mu      sync.Mutex // guards the state below
+	exports map[refKey]*export
+	lists   map[exportkit.Vendor][]*export // Brainbase and Memsolus, oldest first
+	runs    map[string][]*export           // Orbit audience id → runs, oldest first
+	idem    map[string]*export             // Orbit audience id + Idempotency-Key → run
+	bots    map[string][]*export           // Kore bot id → exports, oldest first
+	files   map[string]*export             // storage path → export
+	urlGen  int
+
+	reqMu sync.Mutex
+	reqs  []Request
+
+	faultMu sync.Mutex
+	faults  []*activeFault
+
+	jtis jtiLog
+
+	apiURL, storageURL   string
+	apiHost, storageHost string
+	apiSrv, storageSrv   *httptest.Server // nil in memory
+	mem                  *memTransport    // nil with sockets
+	transport            *http.Transport  // client side of the sockets
+	storageTransport     *http.Transport
+
+	done      chan struct{} // closed by Close: ends stalls
+	closeOnce sync.Once
+}
+
+// Request is one request the Server received, API or storage.
+type Request struct {
+	Method   string
+	Host     string // the Host header: localhost:PORT for the API, 127.0.0.1:PORT for storage
+	Path     string // the path as sent, still escaped
+	RawQuery string
+	Header   http.Header      // a copy
+	Storage  bool             // true for the storage host
+	Vendor   exportkit.Vendor // whose API it was for; "" for storage and unknown paths
+	Time     time.Time        // when it arrived, from time.Now
+}
+
+// NewServer starts a fake of the four vendor APIs on http://localhost:PORT
+// and a storage host on http://127.0.0.1:PORT2 (or, with [InMemory], the
+// same URLs served in-process). If loopback sockets cannot be opened it
+// falls back to in-memory serving.
+func NewServer(opts ...Option) *Server {
+	s := &Server{
+		cfg:     defaultConfig(),
+		secret:  make([]byte, 32),
+		orgID:   newUUID(),
+		koreBy:  "u-" + newUUID(),
+		exports: map[refKey]*export{},
+		lists:   map[exportkit.Vendor][]*export{},
+		runs:    map[string][]*export{},
+		idem:    map[string]*export{},
+		bots:    map[string][]*export{},
+		files:   map[string]*export{},
+		done:    make(chan struct{}),
+	}
+	for _, o := range opts {
+		if o != nil {
+			o(&s.cfg)
+		}
+	}
+	_, _ = rand.Read(s.secret)
+	s.routes = map[exportkit.Vendor][]route{
+		exportkit.Brainbase: s.brainbaseRoutes(),
+		exportkit.Memsolus:  s.memsolusRoutes(),
+		exportkit.Orbit:     s.orbitRoutes(),
+		exportkit.Kore:      s.koreRoutes(),
+	}
+	if s.cfg.inMemory || !s.listen() {
+		s.cfg.inMemory = true
+		s.mem = &memTransport{s: s, active: map[*exchange]struct{}{}}
+		s.apiHost, s.storageHost = InMemoryAPIHost, InMemoryStorageHost
+	}
+	s.apiURL, s.storageURL = "http://"+s.apiHost, "http://"+s.storageHost
+	return s
+}
+
+// listen starts the two loopback listeners.
+func (s *Server) listen() bool {
+	api, err := loopback()
+	if err != nil {
+		return false
+	}
+	st, err := loopback()
+	if err != nil {
+		_ = api.Close()
+		return false
+	}
+	quiet := log.New(io.Discard, "", 0)
+	s.apiSrv = &httptest.Server{Listener: api, Config: &http.Server{Handler: http.HandlerFunc(s.serveAPI), ErrorLog: quiet}}
+	s.storageSrv = &httptest.Server{Listener: st, Config: &http.Server{Handler: http.HandlerFunc(s.serveStorage), ErrorLog: quiet}}
+	s.apiSrv.Start()
+	s.storageSrv.Start()
+	_, port, _ := net.SplitHostPort(api.Addr().String())
+	s.apiHost, s.storageHost = "localhost:"+port, st.Addr().String()
+	s.transport = http.DefaultTransport.(*http.Transport).Clone()
+	s.storageTransport = http.DefaultTransport.(*http.Transport).Clone()
+	s.storageTransport.DisableCompression = true
+	return true
+}
+
+func loopback() (net.Listener, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return net.Listen("tcp6", "[::1]:0")
+	}
+	return l, nil
+}
+
+// URL is the base URL of all four vendor APIs: http://localhost:PORT.
+func (s *Server) URL() string { return s.apiURL }
+
+// StorageURL is the base URL of the storage host: http://127.0.0.1:PORT2, a
+// different host name from URL.
+func (s *Server) StorageURL() string { return s.storageURL }
+
+// Transport reaches both hosts: the in-process transport with [InMemory],
+// otherwise the loopback transport [Server.Client] uses.
+func (s *Server) Transport() http.RoundTripper {
+	if s.mem != nil {
+		return s.mem
+	}
+	return s.transport
+}
+
+// HTTPClient returns a plain *http.Client that reaches both hosts, for tests
+// that speak to the fake directly.
+func (s *Server) HTTPClient() *http.Client {
+	return &http.Client{Transport: s.Transport()}
+}
+
+// ClientOptions are the options [Server.Client] passes to exportkit.NewClient:
+// every vendor's base URL set to URL, every vendor's credential, and HTTP
+// clients for the API and the storage host built on [Server.Transport] (the
+// storage one without compression). Each call returns new *http.Client
+// values, so a client may change its own.
+func (s *Server) ClientOptions() []exportkit.Option {
+	storage := s.Transport()
+	if s.storageTransport != nil {
+		storage = s.storageTransport
+	}
+	return []exportkit.Option{
+		exportkit.WithBaseURL(exportkit.Brainbase, s.apiURL),
+		exportkit.WithBaseURL(exportkit.Memsolus, s.apiURL),
+		exportkit.WithBaseURL(exportkit.Orbit, s.apiURL),
+		exportkit.WithBaseURL(exportkit.Kore, s.apiURL),
+		exportkit.WithBrainbaseAPIKey(BrainbaseAPIKey),
+		exportkit.WithMemsolusAPIKey(MemsolusAPIKey),
+		exportkit.WithOrbitAPIKey(OrbitAPIKey),
+		exportkit.WithKoreApp(KoreClientID, KoreClientSecret),
+		exportkit.WithHTTPClient(&http.Client{Transport: s.Transport()}),
+		exportkit.WithStorageHTTPClient(&http.Client{Transport: storage}),
+	}
+}
+
+// ClientE returns an *exportkit.Client pointed at the Server with valid
+// credentials for all four vendors; extra options come last and win.
+func (s *Server) ClientE(extra ...exportkit.Option) (*exportkit.Client, error) {
+	return exportkit.NewClient(append(s.ClientOptions(), extra...)...)
+}
+
+// Client is [Server.ClientE] for the common case. It returns nil when
+// exportkit.NewClient refuses an extra option; use ClientE to see why.
+func (s *Server) Client(extra ...exportkit.Option) *exportkit.Client {
+	c, err := s.ClientE(extra...)
+	if err != nil {
+		return nil
+	}
+	return c
+}
+
+// Close stops the Server: stalled responses end, connections close, and it
+// returns once no handler runs any more. Close may be called more than once.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		close(s.done)
+		if s.mem != nil {
+			s.mem.close()
+			return
+		}
+		for _, hs := range []*httptest.Server{s.apiSrv, s.storageSrv} {
+			hs.CloseClientConnections()
+			hs.Close()
+		}
+		s.transport.CloseIdleConnections()
+		s.storageTransport.CloseIdleConnections()
+	})
+}
+
+// sleep waits d, and reports false when ctx or the Server ended first.
+func (s *Server) sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+	case <-s.done:
+	}
+	return false
+}
+
+// Requests returns a copy of every request received so far, API and
+// storage, in order of arrival (see [KeepRequests]).
+func (s *Server) Requests() []Request {
+	s.reqMu.Lock()
+	defer s.reqMu.Unlock()
+	out := make([]Request, len(s.reqs))
+	for i, r := range s.reqs {
+		r.Header = r.Header.Clone()
+		out[i] = r
+	}
+	return out
+}
+
+// ResetRequests forgets the requests received so far.
+func (s *Server) ResetRequests() {
+	s.reqMu.Lock()
+	s.reqs = nil
+	s.reqMu.Unlock()
+}
+
+func (s *Server) record(r *http.Request, v exportkit.Vendor, storage bool) {
+	keep := s.cfg.keepRequests
+	if keep == 0 {
+		return
+	}
+	rec := Request{
+		Method: r.Method, Host: r.Host, Path: r.URL.EscapedPath(), RawQuery: r.URL.RawQuery,
+		Header: r.Header.Clone(), Storage: storage, Vendor: v, Time: time.Now(),
+	}
+	s.reqMu.Lock()
+	s.reqs = append(s.reqs, rec)
+	if keep > 0 && len(s.reqs) > keep {
+		s.reqs = s.reqs[len(s.reqs)-keep:]
+	}
+	s.reqMu.Unlock()
+}
+
+// route is one API endpoint. A "*" segment in pattern is a parameter,
+// passed unescaped to handle.
+type route struct {
+	method  string
+	pattern string
+	handle  func(w http.ResponseWriter, r *http.Request, params []string)
+}
+
+// segments splits an escaped path into unescaped segments. A segment that
+// does not unescape is kept as sent, so it matches no id.
+func segments(escaped string) []string {
+	segs := strings.Split(strings.TrimPrefix(escaped, "/"), "/")
+	for i, seg := range segs {
+		if u, err := url.PathUnescape(seg); err == nil {
+			segs[i] = u
+		}
+	}
+	return segs
+}
+
+// vendorOf tells which vendor's API a path belongs to, or "".
+func vendorOf(segs []string) exportkit.Vendor {
+	has := func(prefix ...string) bool {
+		if len(segs) < len(prefix) {
+			return false
+		}
+		for i, p := range prefix {
+			if segs[i] != p {
+				return false
+			}
+		}
+		return true
+	}
+	switch {
+	case has("api", "team"):
+		return exportkit.Brainbase
+	case has("v1", "exports"):
+		return exportkit.Memsolus
+	case has("v1", "intent"):
+		return exportkit.Orbit
+	case has("api", "public"):
+		return exportkit.Kore
+	}
+	return ""
+}
+
+// match reports whether segs fit pattern and returns the parameters.
+func match(pattern string, segs []string) ([]string, bool) {
+	parts := strings.Split(pattern, "/")
+	if len(parts) != len(segs) {
+		return nil, false
+	}
+	var params []string
+	for i, p := range parts {
+		switch {
+		case p == "*" && segs[i] != "":
+			params = append(params, segs[i])
+		case p != segs[i]:
+			return nil, false
+		}
+	}
+	return params, true
+}
+
+// serveAPI is the API host: record, check the credential, apply a fault,
+// route.
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
+	segs := segments(r.URL.EscapedPath())
+	v := vendorOf(segs)
+	s.record(r, v, false)
+	if v == "" {
+		http.NotFound(w, r)
+		return
+	}
+	if msg := s.checkAuth(v, r.Header); msg != "" {
+		s.writeError(w, v, http.StatusUnauthorized, "", msg)
+		return
+	}
+	if f := s.takeFault(false, v, r); f != nil {
+		if s.respondFault(w, r, f, func(code int, errCode, msg string) { s.writeError(w, v, code, errCode, msg) }) {
+			return
+		}
+		w, r = s.withFault(w, r, f)
+	}
+	var allowed []string
+	for _, rt := range s.routes[v] {
+		params, ok := match(rt.pattern, segs)
+		if !ok {
+			continue
+		}
+		if rt.method == r.Method {
+			rt.handle(w, r, params)
+			return
+		}
+		allowed = append(allowed, rt.method)
+	}
+	if len(allowed) > 0 {
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		s.writeError(w, v, http.StatusMethodNotAllowed, "", "")
+		return
+	}
+	s.writeError(w, v, http.StatusNotFound, "", "Route "+r.Method+" "+r.URL.EscapedPath()+" not found")
+}
