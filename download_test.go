@@ -682,10 +682,6 @@ func TestDownloadUnsafeURLs(t *testing.T) {
 	})
 }
 
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
-
 func TestDownloadRedirectLimits(t *testing.T) {
 	data := testData(100)
 	s := newFakeStorage(data)
