@@ -207,6 +207,10 @@ func (t *transfer) accept(resp *http.Response) error {
 	case code == http.StatusPreconditionFailed:
 		return fmt.Errorf("%w (412 Precondition Failed at byte %d)", errFileChanged, t.off)
 	case code == http.StatusRequestedRangeNotSatisfiable:
+		if cr, err := httpx.ParseContentRange(resp.Header.Get("Content-Range")); err == nil && cr.Total == t.off {
+			// Everything there is was read: the first response announced more.
+			return &sentinelError{ErrSizeMismatch, fmt.Sprintf("size mismatch: %d bytes were announced, the file has %d", t.total, cr.Total)}
+		}
 		return fmt.Errorf("%w (416 Range Not Satisfiable at byte %d)", errFileChanged, t.off)
 	case code >= 400:
 		return newAPIError(t.src.vendor, "download", t.src.id, resp, t.c.scrub)
