@@ -134,12 +134,14 @@ func (t *transfer) Read(p []byte) (int, error) {
 			return n, nil
 		}
 		if err == io.EOF {
-			if t.remain > 0 || (t.remain < 0 && t.total >= 0 && t.off < t.total) {
+			if t.remain > 0 {
 				// The server closed before the bytes it announced.
 				err = io.ErrUnexpectedEOF
 			} else {
+				// A clean end: a body of unknown length (chunked) ended as the
+				// server meant it to, so finish checks it against the size.
 				t.closeBody()
-				if t.total >= 0 && t.off < t.total {
+				if t.remain == 0 && t.total >= 0 && t.off < t.total {
 					// A range response that ended early by design: ask for the rest.
 					if n > 0 {
 						return n, nil
@@ -292,6 +294,7 @@ func transient(err error) bool {
 // short jittered backoff, then asks for the rest of the file, refreshing an
 // expired URL once per expiry.
 func (t *transfer) connect() error {
+	retry := false // after an expired URL
 	for {
 		if err := t.ctx.Err(); err != nil {
 			return t.ctxError()
@@ -305,7 +308,7 @@ func (t *transfer) connect() error {
 		if err != nil {
 			return err
 		}
-		if t.started || t.lastErr != nil {
+		if retry || t.lastErr != nil {
 			t.resumes++
 		}
 		err = t.open(loc)
@@ -318,6 +321,7 @@ func (t *transfer) connect() error {
 			// vendor and go on at the same offset, once per expiry.
 			t.relocOff = t.off
 			t.loc = nil
+			retry = true
 			t.c.log.LogAttrs(t.ctx, slog.LevelInfo, "exportkit: download URL expired, refreshing",
 				slog.String("vendor", string(t.src.vendor)), slog.String("id", t.src.id), slog.Int64("offset", t.off))
 			continue
