@@ -83,6 +83,7 @@ func (t *transfer) fetch(ctx context.Context, loc *fileLocation) (*http.Response
 	}
 	r := *loc.apiReq
 	r.header = t.fileHeaders(r.header.Clone())
+	r.header.Set("Accept", "*/*") // the file, not JSON about it
 	resp, err := loc.api.send(ctx, &r)
 	if err != nil {
 		return nil, err

@@ -531,6 +531,7 @@ func TestDownloadMemsolus(t *testing.T) {
 		assert.False(t, res.Verified)
 		require.Len(t, got, 2)
 		assert.Equal(t, "identity", got[0].Get("Accept-Encoding"))
+		assert.Equal(t, "*/*", got[0].Get("Accept"), "the download asks for the file, not JSON")
 		assert.Equal(t, "bytes=30000-", got[1].Get("Range"))
 		assert.Empty(t, e.storage.requests()[0].header.Get("If-Match"), "the first response had no ETag")
 	})
