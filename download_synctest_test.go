@@ -301,3 +301,56 @@ func TestDownloadCancelReturnsAtOnce(t *testing.T) {
 		})
 	}
 }
+
+// A storage host's Retry-After is a floor for the next attempt; one longer
+// than the download waits, or than the context has left, ends it at once.
+func TestDownloadStorageRetryAfter(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		after    string
+		deadline time.Duration
+		wait     time.Duration
+		err      error
+	}{
+		{name: "floor", after: "7", wait: 7 * time.Second},
+		{name: "too long", after: "120", err: exportkit.ErrRateLimited},
+		{name: "past the deadline", after: "20", deadline: 10 * time.Second, err: exportkit.ErrRateLimited},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				data := testData(1000)
+				st := newFakeStorage(data)
+				var mu sync.Mutex
+				n := 0
+				h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					mu.Lock()
+					n++
+					first := n == 1
+					mu.Unlock()
+					if first {
+						w.Header().Set("Retry-After", tc.after)
+						w.WriteHeader(http.StatusTooManyRequests)
+						return
+					}
+					st.ServeHTTP(w, r)
+				})
+				c := memClient(t, memNet{"storage.test": h})
+				ctx := context.Background()
+				if tc.deadline > 0 {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, tc.deadline)
+					defer cancel()
+				}
+				start := time.Now()
+				_, err := c.Download(ctx, heldExport("https://storage.test/f", len(data)), io.Discard)
+				if tc.err != nil {
+					require.ErrorIs(t, err, tc.err)
+					assert.Zero(t, time.Since(start))
+					return
+				}
+				require.NoError(t, err)
+				assert.Equal(t, tc.wait, time.Since(start))
+			})
+		})
+	}
+}

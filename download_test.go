@@ -496,6 +496,19 @@ func TestDownloadFileCancelMidBody(t *testing.T) {
 	assert.Contains(t, err.Error(), `exportkit: brainbase: download "ex1"`)
 }
 
+func TestDownloadFileOverADirectory(t *testing.T) {
+	e := newEnv(t, testData(1000))
+	dir := t.TempDir()
+	path := filepath.Join(dir, "taken")
+	require.NoError(t, os.Mkdir(path, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(path, "keep"), nil, 0o600))
+	_, err := e.client.Exports.DownloadFile(context.Background(), "ex1", path)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `exportkit: brainbase: download "ex1": save file`)
+	assertDirHolds(t, dir, "taken")
+	assertDirHolds(t, path, "keep")
+}
+
 func TestDownloadFileBadPath(t *testing.T) {
 	e := newEnv(t, testData(10))
 	_, err := e.client.Exports.DownloadFile(context.Background(), "ex1", "")
@@ -819,6 +832,7 @@ func TestOpen(t *testing.T) {
 		require.NoError(t, err)
 		_, err = io.ReadFull(rc, make([]byte, 1000))
 		require.NoError(t, err)
+		assertNoSecret(t, fmt.Sprintf("%v %+v %#v", rc, rc, rc))
 		require.NoError(t, rc.Close())
 		require.NoError(t, rc.Close())
 		_, err = rc.Read(make([]byte, 10))

@@ -18,6 +18,9 @@ import (
 const (
 	resumeMinWait = 100 * time.Millisecond
 	resumeMaxWait = 2 * time.Second
+	// resumeMaxRetryAfter is the longest Retry-After from a storage host
+	// that a download waits out.
+	resumeMaxRetryAfter = 30 * time.Second
 )
 
 var (
@@ -247,6 +250,10 @@ func (t *transfer) failure(err error) error {
 	if !transient(err) {
 		return err
 	}
+	var ae *APIError
+	if errors.As(err, &ae) && ae.RetryAfter > resumeMaxRetryAfter {
+		return err // a storage host asking for a long pause: the caller decides
+	}
 	if t.off > t.failOff {
 		t.streak = 0
 	}
@@ -340,14 +347,23 @@ func expired(err error) bool {
 }
 
 // backoff sleeps before the next attempt: 100 ms doubling to 2 s with the
-// failures in a row, each spread over its upper half, ending early when
-// the context does.
+// failures in a row, each spread over its upper half, or the server's
+// Retry-After when longer, ending early when the context does.
 func (t *transfer) backoff() error {
 	d := resumeMaxWait
 	if s := t.streak - 1; s < 5 {
 		d = min(resumeMinWait<<s, resumeMaxWait)
 	}
 	d = d/2 + rand.N(d/2+1)
+	var ae *APIError
+	if errors.As(t.lastErr, &ae) && ae.RetryAfter > d {
+		// The server's Retry-After is a floor; one the context cannot wait
+		// for ends the download now rather than at the deadline.
+		d = ae.RetryAfter
+		if dl, ok := t.ctx.Deadline(); ok && time.Until(dl) < d {
+			return t.lastErr
+		}
+	}
 	tm := time.NewTimer(d)
 	defer tm.Stop()
 	select {
