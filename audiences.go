@@ -372,6 +372,28 @@ func (s *AudiencesService) WaitExport(ctx context.Context, ref ExportRef, opts .
 	return waitAs[*AudienceExport](ctx, s.c, s.exportTarget(ref, time.Now()), opts)
 }
 
+// Export waits for the run, creates (or reuses) its stored CSV export and
+// waits for that: the whole Orbit chain in one call. It returns the
+// completed export, ready for [AudiencesService.Download].
+//
+// The run is read through the run listing (Orbit has no single-run
+// endpoint). A failed or cancelled run ends the wait with a nil export and
+// an [*ExportError] carrying the run's errorCode and errorMessage; a failed
+// export, with the export and its own. A 409 "run not completed" from the
+// export creation, which a run listing that is ahead of the export service
+// can cause, is polled through like a run still running.
+//
+// The options apply to the chain as one wait: [WithMaxWait] and the
+// context bound both stages together, [WithOnPoll] sees the
+// [*AudienceRun] reads and then the [*AudienceExport] ones, and the
+// schedule and the not-found grace start over when the export is created.
+func (s *AudiencesService) Export(ctx context.Context, audienceID, runID string, opts ...WaitOption) (*AudienceExport, error) {
+	if _, err := orbitPath(audienceID, runID, "", 2); err != nil {
+		return nil, opError(Orbit, "export run", runID, err)
+	}
+	return waitAs[*AudienceExport](ctx, s.c, s.chainTarget(audienceID, runID, time.Now()), opts)
+}
+
 // Download streams a completed export's CSV to w, verifying byteSize and
 // contentSha1 in the same pass.
 func (s *AudiencesService) Download(ctx context.Context, ref ExportRef, w io.Writer, opts ...DownloadOption) (*DownloadResult, error) {
@@ -413,6 +435,40 @@ func (s *AudiencesService) exportTarget(ref ExportRef, started time.Time) *pollT
 				return nil, info.retryAfter, err
 			}
 			return e, info.retryAfter, nil
+		},
+	}
+}
+
+// chainTarget reads the run until it is completed, then creates (or
+// reuses) its export and reads that: one target, so that one schedule,
+// one maximum wait and one context cover both stages.
+func (s *AudiencesService) chainTarget(audienceID, runID string, started time.Time) *pollTarget {
+	var ref *ExportRef // set once the export exists
+	return &pollTarget{
+		vendor: Orbit, id: runID, started: started,
+		read: func(ctx context.Context) (Export, time.Duration, error) {
+			if ref != nil {
+				e, info, err := s.getExport(ctx, *ref)
+				if err != nil {
+					return nil, info.retryAfter, err
+				}
+				return e, info.retryAfter, nil
+			}
+			r, info, err := s.getRun(ctx, audienceID, runID)
+			if err != nil {
+				return nil, info.retryAfter, err
+			}
+			if r.State() != StateReady {
+				return r, info.retryAfter, nil // running, or failed: the run's own error ends the wait
+			}
+			e, err := s.CreateExport(ctx, audienceID, runID)
+			if err != nil {
+				// The run is completed but its export cannot be had yet (409)
+				// or the call failed: report the run, not a terminal state.
+				return r, 0, err
+			}
+			ref = &ExportRef{AudienceID: audienceID, RunID: runID, ExportID: e.Export.ID}
+			return e, 0, nil
 		},
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -135,6 +136,10 @@ func (e *BotExport) location() (*fileLocation, error) {
 type BotsService struct {
 	c   *Client
 	api *vendorClient
+
+	// started maps a bot id to the _id of the export this client last
+	// started for it, so that WaitExport can tell ours from another.
+	started sync.Map
 }
 
 func botPath(op, botID, tail string) (string, error) {
@@ -174,6 +179,7 @@ func (s *BotsService) StartExport(ctx context.Context, botID string, r *BotExpor
 		return nil, opError(Kore, op, botID, errors.New("response has no export id"))
 	}
 	e.bot = botID
+	s.started.Store(botID, e.ID)
 	return e, nil
 }
 
@@ -200,12 +206,27 @@ func (s *BotsService) status(ctx context.Context, botID string) (*BotExport, res
 	return e, info, nil
 }
 
-// WaitExport polls the bot's export status until it succeeds or fails. To
-// notice another export replacing yours, wait on the export [StartExport]
-// returned with [Client.Wait]: it fails with [ErrExportSuperseded] when the
-// status names another export.
+// WaitExport polls the bot's export status until it succeeds or fails.
+// Kore has one status per bot, its latest export: when this client started
+// an export of the bot with [BotsService.StartExport], the status must
+// still be about that export, and a status naming another one (someone
+// started a new export meanwhile) ends the wait with that export and an
+// error matching [ErrExportSuperseded]. Without a StartExport from this
+// client, it waits for whatever export is the bot's latest.
+//
+// Reads are paced with every other request for the bot (by default under
+// Kore's 60 requests a minute per bot), so many waits on one bot share
+// its budget.
 func (s *BotsService) WaitExport(ctx context.Context, botID string, opts ...WaitOption) (*BotExport, error) {
-	return waitAs[*BotExport](ctx, s.c, s.target(botID, "", time.Now()), opts)
+	return waitAs[*BotExport](ctx, s.c, s.target(botID, s.lastStarted(botID), time.Now()), opts)
+}
+
+// lastStarted returns the _id of the export this client last started for
+// the bot, or "".
+func (s *BotsService) lastStarted(botID string) string {
+	id, _ := s.started.Load(botID)
+	v, _ := id.(string)
+	return v
 }
 
 // Download streams the bot's latest finished export (a zip) to w.

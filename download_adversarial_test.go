@@ -124,7 +124,7 @@ func TestDownloadAdversarialResponses(t *testing.T) {
 			s := &scripted{steps: tc.steps}
 			srv := httptest.NewServer(s)
 			defer srv.Close()
-			c := newTestClient(t, srv.URL)
+			c := newLoopbackClient(t, srv.URL)
 			u := srv.URL + "/f?sig=" + signature
 			e := &exportkit.LogExport{ID: "ex1", Status: "COMPLETED", DownloadURL: &u}
 			if tc.size >= 0 {

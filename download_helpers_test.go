@@ -200,10 +200,10 @@ func (fw *faultWriter) Flush() {
 	}
 }
 
-// fakeAPI answers the status and download endpoints of all four vendors,
+// vendorAPI answers the status and download endpoints of all four vendors,
 // checking their credentials, with download URLs from url (called per
 // request, so that a URL can be refreshed).
-type fakeAPI struct {
+type vendorAPI struct {
 	t        *testing.T
 	mu       sync.Mutex
 	url      func() string
@@ -214,13 +214,13 @@ type fakeAPI struct {
 	calls    map[string]int
 }
 
-func (a *fakeAPI) count(vendor string) int {
+func (a *vendorAPI) count(vendor string) int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.calls[vendor]
 }
 
-func (a *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (a *vendorAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.mu.Lock()
 	if a.calls == nil {
 		a.calls = map[string]int{}
@@ -285,8 +285,8 @@ func (a *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// newTestClient returns a client whose four vendor APIs are api.
-func newTestClient(t *testing.T, apiURL string, opts ...exportkit.Option) *exportkit.Client {
+// newLoopbackClient returns a client whose four vendor APIs are api.
+func newLoopbackClient(t *testing.T, apiURL string, opts ...exportkit.Option) *exportkit.Client {
 	t.Helper()
 	base := []exportkit.Option{
 		exportkit.WithBrainbaseAPIKey(brainbaseKey),
@@ -307,7 +307,7 @@ func newTestClient(t *testing.T, apiURL string, opts ...exportkit.Option) *expor
 type env struct {
 	storage    *fakeStorage
 	storageSrv *httptest.Server
-	api        *fakeAPI
+	api        *vendorAPI
 	apiSrv     *httptest.Server
 	client     *exportkit.Client
 }
@@ -319,12 +319,12 @@ func newEnv(t *testing.T, data []byte, opts ...exportkit.Option) *env {
 	e := &env{storage: newFakeStorage(data)}
 	e.storageSrv = httptest.NewServer(e.storage)
 	t.Cleanup(e.storageSrv.Close)
-	e.api = &fakeAPI{t: t, size: int64(len(data)), url: func() string {
+	e.api = &vendorAPI{t: t, size: int64(len(data)), url: func() string {
 		return e.storageSrv.URL + "/bucket/file.csv?X-Amz-Signature=" + signature + "&sig=1"
 	}}
 	e.apiSrv = httptest.NewServer(e.api)
 	t.Cleanup(e.apiSrv.Close)
-	e.client = newTestClient(t, e.apiSrv.URL, opts...)
+	e.client = newLoopbackClient(t, e.apiSrv.URL, opts...)
 	return e
 }
 

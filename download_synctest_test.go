@@ -65,7 +65,7 @@ func (m memNet) RoundTrip(req *http.Request) (*http.Response, error) {
 	if cl, err := strconv.ParseInt(rw.sent.Get("Content-Length"), 10, 64); err == nil {
 		resp.ContentLength = cl
 	}
-	resp.Body = &memBody{rw: rw, cancel: cancel, remaining: resp.ContentLength}
+	resp.Body = &memNetBody{rw: rw, cancel: cancel, remaining: resp.ContentLength}
 	return resp, nil
 }
 
@@ -100,14 +100,14 @@ func (rw *memResponse) Write(p []byte) (int, error) {
 	}
 }
 
-type memBody struct {
+type memNetBody struct {
 	rw        *memResponse
 	cancel    context.CancelFunc
 	buf       []byte
 	remaining int64
 }
 
-func (b *memBody) Read(p []byte) (int, error) {
+func (b *memNetBody) Read(p []byte) (int, error) {
 	if len(b.buf) == 0 {
 		select {
 		case c := <-b.rw.chunks:
@@ -130,7 +130,7 @@ func (b *memBody) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-func (b *memBody) Close() error {
+func (b *memNetBody) Close() error {
 	b.cancel()
 	<-b.rw.done
 	return nil
@@ -139,7 +139,7 @@ func (b *memBody) Close() error {
 // memClient returns a client whose API and storage requests go to net.
 func memClient(t *testing.T, net memNet) *exportkit.Client {
 	hc := &http.Client{Transport: net}
-	return newTestClient(t, "https://api.test", exportkit.WithHTTPClient(hc), exportkit.WithStorageHTTPClient(hc))
+	return newLoopbackClient(t, "https://api.test", exportkit.WithHTTPClient(hc), exportkit.WithStorageHTTPClient(hc))
 }
 
 func heldExport(u string, size int) *exportkit.LogExport {
@@ -286,7 +286,7 @@ func TestDownloadCancelReturnsAtOnce(t *testing.T) {
 				} else {
 					h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
 				}
-				api := &fakeAPI{t: t, size: int64(len(data)), url: func() string { return "https://storage.test/f?sig=" + signature }}
+				api := &vendorAPI{t: t, size: int64(len(data)), url: func() string { return "https://storage.test/f?sig=" + signature }}
 				c := memClient(t, memNet{"storage.test": h, "api.test": api})
 				ctx, cancel := context.WithCancel(context.Background())
 				const at = 1500 * time.Millisecond

@@ -25,8 +25,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-var allVendors = []exportkit.Vendor{exportkit.Brainbase, exportkit.Memsolus, exportkit.Orbit, exportkit.Kore}
-
 func TestDownloadEveryVendor(t *testing.T) {
 	data := testData(100_000)
 	for _, v := range allVendors {
@@ -192,7 +190,7 @@ func TestDownloadContentLengthLongerThanBody(t *testing.T) {
 		w.Write(data)
 	}))
 	defer srv.Close()
-	c := newTestClient(t, srv.URL)
+	c := newLoopbackClient(t, srv.URL)
 	u := srv.URL + "/f?sig=" + signature
 	exp := &exportkit.LogExport{ID: "ex1", Status: "COMPLETED", DownloadURL: &u}
 	var buf bytes.Buffer
@@ -299,7 +297,7 @@ func TestDownloadHeldExportUsesItsURLFirst(t *testing.T) {
 }
 
 func TestDownloadNotReadyExport(t *testing.T) {
-	c := newTestClient(t, "http://127.0.0.1:1")
+	c := newLoopbackClient(t, "http://127.0.0.1:1")
 	_, err := c.Download(context.Background(), &exportkit.LogExport{ID: "ex1", Status: "FAILED"}, io.Discard)
 	require.ErrorIs(t, err, exportkit.ErrExportFailed)
 	_, err = c.Download(context.Background(), &exportkit.AudienceRun{ID: "r1"}, io.Discard)
@@ -598,10 +596,10 @@ func TestDownloadRedirectChainsCarryNoCredential(t *testing.T) {
 					map[string]*fakeStorage{"a": a, "b": b}[h].redirects[p] = resolve(to)
 				}
 				b.faults[len(chain.hops)/2] = fault{cutAt: 20_000} // and a resume through the chain
-				api := &fakeAPI{t: t, size: int64(len(data)), url: func() string { return resolve(chain.start) }}
+				api := &vendorAPI{t: t, size: int64(len(data)), url: func() string { return resolve(chain.start) }}
 				apiSrv := httptest.NewServer(api)
 				defer apiSrv.Close()
-				c := newTestClient(t, apiSrv.URL)
+				c := newLoopbackClient(t, apiSrv.URL)
 				var buf bytes.Buffer
 				res, err := vendorDownload(context.Background(), c, v, &buf)
 				require.NoError(t, err)
@@ -624,10 +622,10 @@ func TestDownloadHTTPSToHTTPRedirect(t *testing.T) {
 	tlsStore.redirects = map[string]string{"/file": ps.URL + "/file?sig=" + signature}
 	for _, v := range allVendors {
 		t.Run(string(v), func(t *testing.T) {
-			api := &fakeAPI{t: t, size: int64(len(data)), url: func() string { return ts.URL + "/file?sig=" + signature }}
+			api := &vendorAPI{t: t, size: int64(len(data)), url: func() string { return ts.URL + "/file?sig=" + signature }}
 			apiSrv := httptest.NewServer(api)
 			defer apiSrv.Close()
-			c := newTestClient(t, apiSrv.URL, exportkit.WithStorageHTTPClient(ts.Client()))
+			c := newLoopbackClient(t, apiSrv.URL, exportkit.WithStorageHTTPClient(ts.Client()))
 			var buf bytes.Buffer
 			_, err := vendorDownload(context.Background(), c, v, &buf)
 			require.NoError(t, err)
@@ -639,10 +637,10 @@ func TestDownloadHTTPSToHTTPRedirect(t *testing.T) {
 	// The same downgrade to a host that is not loopback is refused before
 	// any request to it.
 	tlsStore.redirects["/file"] = "http://storage.example.com/file?sig=" + signature
-	api := &fakeAPI{t: t, size: int64(len(data)), url: func() string { return ts.URL + "/file?sig=" + signature }}
+	api := &vendorAPI{t: t, size: int64(len(data)), url: func() string { return ts.URL + "/file?sig=" + signature }}
 	apiSrv := httptest.NewServer(api)
 	defer apiSrv.Close()
-	c := newTestClient(t, apiSrv.URL, exportkit.WithStorageHTTPClient(ts.Client()))
+	c := newLoopbackClient(t, apiSrv.URL, exportkit.WithStorageHTTPClient(ts.Client()))
 	_, err := c.Exports.Download(context.Background(), "ex1", io.Discard)
 	require.ErrorIs(t, err, exportkit.ErrUnsafeURL)
 	assertNoSecret(t, err.Error())
@@ -705,7 +703,7 @@ func TestDownloadRedirectLimits(t *testing.T) {
 	for i := range 11 {
 		s.redirects["/r"+fmtDec(int64(i))] = "/r" + fmtDec(int64(i+1)) + "?sig=" + signature
 	}
-	c := newTestClient(t, srv.URL)
+	c := newLoopbackClient(t, srv.URL)
 	get := func(path string) error {
 		u := srv.URL + path + "?sig=" + signature
 		_, err := c.Download(context.Background(), &exportkit.LogExport{ID: "ex1", Status: "COMPLETED", DownloadURL: &u}, io.Discard)

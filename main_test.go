@@ -6,4 +6,8 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain fails the package's tests when a goroutine outlives them: every
+// wait, retry and download must end with its call.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}

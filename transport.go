@@ -133,7 +133,8 @@ func (t *apiTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			return nil, fmt.Errorf("client-side rate limit: %w", err)
+			// The limiter refuses a wait that would outlast the deadline.
+			return nil, fmt.Errorf("client-side rate limit: %w: %w", ErrRateLimited, err)
 		}
 	}
 	start := time.Now()

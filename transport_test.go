@@ -362,3 +362,21 @@ func TestKoreRetryMintsAFreshJWT(t *testing.T) {
 		}
 	})
 }
+
+// TestClientRateLimitPastDeadline: a client-side pacing wait that cannot
+// fit before the deadline fails at once with ErrRateLimited.
+func TestClientRateLimitPastDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := &recorder{responses: []func(http.ResponseWriter, *http.Request){reply(200, brainbaseBody)}}
+		c := newClient(t, rec, exportkit.WithRateLimit(exportkit.Brainbase, 0.1, 1), exportkit.WithRetry(-1, 0, 0))
+		_, err := c.Exports.Get(context.Background(), "exp_1") // takes the only token
+		require.NoError(t, err)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		start := time.Now()
+		_, err = c.Exports.Get(ctx, "exp_1")
+		require.ErrorIs(t, err, exportkit.ErrRateLimited)
+		assert.Zero(t, time.Since(start))
+		assert.Equal(t, 1, rec.count())
+	})
+}

@@ -1,6 +1,8 @@
-// Package bench holds the measurements behind QUALITY.md's performance
-// items, as functions that benchmarks and tests can share.
 package bench
+
+// The download measurement (QUALITY.md 16 and 17) needs no fake clock, so it
+// is ordinary code that BenchmarkDownload in the root package and
+// TestMeasureDownload here share.
 
 import (
 	"context"

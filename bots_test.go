@@ -1,0 +1,88 @@
+package exportkit_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/exportkit/exportkit"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestBotsWaitExportSuperseded(t *testing.T) {
+	tests := []struct {
+		name    string
+		start   bool // StartExport first
+		byWait  bool // wait with Client.Wait on the started export
+		status  []step
+		want    error
+		wantID  string
+		wantHit int
+	}{
+		{"ours succeeds", true, false, []step{{body: koreBody("ber-1", "pending")}, {body: koreBody("ber-1", "success")}}, nil, "ber-1", 2},
+		{"replaced by another", true, false, []step{{body: koreBody("ber-1", "pending")}, {body: koreBody("ber-2", "pending")}}, exportkit.ErrExportSuperseded, "ber-2", 2},
+		{"replaced, seen by Client.Wait", true, true, []step{{body: koreBody("ber-2", "success")}}, exportkit.ErrExportSuperseded, "ber-2", 1},
+		{"no start: the latest export", false, false, []step{{body: koreBody("ber-2", "pending")}, {body: koreBody("ber-2", "success")}}, nil, "ber-2", 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := newFakeAPI().
+					on(koreStartRoute, step{body: `{"status":"pending","streamId":"st-1","_id":"ber-1"}`}).
+					on(koreStatusRoute, tt.status...)
+				c := newTestClient(t, f)
+				ctx := context.Background()
+				var (
+					e   exportkit.Export
+					err error
+				)
+				switch {
+				case tt.start && tt.byWait:
+					started, serr := c.Bots.StartExport(ctx, "st-1", nil)
+					require.NoError(t, serr)
+					e, err = c.Wait(ctx, started)
+				case tt.start:
+					_, serr := c.Bots.StartExport(ctx, "st-1", nil)
+					require.NoError(t, serr)
+					e, err = c.Bots.WaitExport(ctx, "st-1")
+				default:
+					e, err = c.Bots.WaitExport(ctx, "st-1")
+				}
+				if tt.want != nil {
+					require.ErrorIs(t, err, tt.want)
+				} else {
+					require.NoError(t, err)
+				}
+				require.NotNil(t, e)
+				assert.Equal(t, tt.wantID, e.ExportID(), "the export the status names is returned")
+				assert.Len(t, f.times(koreStatusRoute), tt.wantHit)
+			})
+		})
+	}
+}
+
+func TestBotsWaitsShareThePerBotPace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeAPI().on(koreStatusRoute, step{body: koreBody("ber-1", "pending")})
+		c := newTestClient(t, f)
+		ctx := cancelAfter(t, 30*time.Second)
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				_, err := c.Bots.WaitExport(ctx, "st-1", exportkit.WithPollInterval(100*time.Millisecond, 100*time.Millisecond))
+				assert.ErrorIs(t, err, context.Canceled)
+			})
+		}
+		wg.Wait()
+		ts := f.times(koreStatusRoute)
+		require.Greater(t, len(ts), 20)
+		for i, g := range gaps(ts) {
+			assert.GreaterOrEqual(t, g, time.Second, "requests %d and %d for one bot came %s apart", i, i+1, g)
+		}
+		// 60 a minute at most, 59 by default.
+		assert.LessOrEqual(t, len(ts), 31)
+	})
+}
