@@ -17,10 +17,21 @@ import (
 // maxRedirects is how many redirects a download follows.
 const maxRedirects = 10
 
-// credentialHeaders are the headers that carry a vendor credential. None
-// is ever set on a storage request; they are deleted anyway, so that no
-// future change can leak one.
-var credentialHeaders = [...]string{"x-api-key", "X-Api-Key", "X-API-Key", "Authorization", "auth", "Cookie", "Proxy-Authorization"}
+// credentialHeaders are the headers that carry a vendor credential
+// (x-api-key, X-Api-Key and X-API-Key are one name in any case). None is
+// ever set on a storage request; they are deleted anyway, in any spelling,
+// so that no future change can leak one.
+var credentialHeaders = [...]string{"X-Api-Key", "Authorization", "Auth", "Cookie", "Proxy-Authorization"}
+
+func stripCredentials(h http.Header) {
+	for k := range h {
+		for _, c := range credentialHeaders {
+			if strings.EqualFold(k, c) {
+				delete(h, k)
+			}
+		}
+	}
+}
 
 // sentinelError is an error that matches a sentinel with errors.Is but
 // reads without the sentinel's "exportkit: " prefix, so that a wrapped
@@ -116,9 +127,7 @@ func (t *transfer) fetchStorage(ctx context.Context, u *url.URL, hops int) (*htt
 		}
 		req.Header = t.fileHeaders(req.Header)
 		req.Header.Set("User-Agent", t.c.ua)
-		for _, h := range credentialHeaders {
-			delete(req.Header, h)
-		}
+		stripCredentials(req.Header)
 		start := time.Now()
 		resp, err := t.c.storage.Do(req)
 		t.logRequest(u, start, resp, err)
