@@ -318,7 +318,10 @@ func (vc *vendorClient) send(ctx context.Context, r *request) (*http.Response, e
 		req.Header[k] = vs
 	}
 	req.Header.Set("User-Agent", vc.c.ua)
-	req.Header.Set("Accept", "application/json")
+	if req.Header.Get("Accept") == "" {
+		// A download asks for the file itself, whatever its type.
+		req.Header.Set("Accept", "application/json")
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
