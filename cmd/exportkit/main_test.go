@@ -123,15 +123,6 @@ func (r result) must(t *testing.T, want int) result {
 	return r
 }
 
-// skipUnmerged skips a test whose command needs the SDK's download core
-// while it is still the stub on this branch.
-func skipUnmerged(t *testing.T, r result) {
-	t.Helper()
-	if strings.Contains(r.stderr, "not implemented yet") {
-		t.Skip("the SDK's download core is not merged yet: " + strings.TrimSpace(lastLine(r.stderr)))
-	}
-}
-
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return lines[len(lines)-1]
@@ -164,7 +155,6 @@ func TestDemo(t *testing.T) {
 	t.Parallel()
 	start := time.Now()
 	r := runWith(t, nil, "demo")
-	skipUnmerged(t, r)
 	r.must(t, exitOK)
 	for _, want := range []string{"VENDOR", "EXPORT ID", "SHA-1", "VERIFIED", "brainbase", "memsolus", "orbit", "kore",
 		"failed", demoFailCode, "resumed 1×", "429 Retry-After", "All 5 flows ended as scripted", "Polling every"} {
@@ -207,7 +197,6 @@ func TestVendorFlows(t *testing.T) {
 			}
 			out := filepath.Join(t.TempDir(), "export.bin")
 			r := cli(t, srv, "download", v, id, "-o", out)
-			skipUnmerged(t, r)
 			r.must(t, exitOK)
 			exportID := id
 			if tc.vendor == exportkit.Kore {
@@ -271,7 +260,6 @@ func TestOrbit(t *testing.T) {
 	}
 	out := filepath.Join(t.TempDir(), "audience.csv")
 	r := cli(t, srv, "download", "orbit", ref, "-o", out, "--json")
-	skipUnmerged(t, r)
 	r.must(t, exitOK)
 	var d downloadView
 	if err := json.Unmarshal([]byte(r.stdout), &d); err != nil {
@@ -329,7 +317,6 @@ func TestDownloadToStdout(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := cli(t, srv, "download", "brainbase", ref.ID, "-o", "-")
-	skipUnmerged(t, r)
 	r.must(t, exitOK)
 	if !bytes.Equal([]byte(r.stdout), srv.File(exportkit.Brainbase, ref.ID)) {
 		t.Errorf("stdout has %d bytes, not the file", len(r.stdout))
@@ -462,7 +449,6 @@ func TestForce(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := cli(t, srv, "download", "kore", ref.BotID, "-o", out, "--force")
-	skipUnmerged(t, r)
 	r.must(t, exitOK)
 	checkFile(t, out, srv.File(exportkit.Kore, ref.ID))
 }
