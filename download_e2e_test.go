@@ -3,9 +3,12 @@ package exportkit_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -168,8 +171,40 @@ func TestFakeDownloadFileChanges(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, srv.ChangeFile(ref.Vendor, ref.ID))
 		_, err = io.Copy(io.Discard, rc)
-		require.Error(t, err)
+		require.ErrorIs(t, err, exportkit.ErrFileChanged)
 		assert.Contains(t, err.Error(), "changed")
+	})
+}
+
+// TestFakeDownloadWithoutSHA1: the opt-out skips hashing only where no
+// SHA-1 is to be verified.
+func TestFakeDownloadWithoutSHA1(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := exporttest.NewServer(exporttest.InMemory(), exporttest.FileSize(50_000))
+		defer srv.Close()
+		c := srv.Client()
+		ctx := t.Context()
+		for _, v := range []exportkit.Vendor{exportkit.Brainbase, exportkit.Memsolus, exportkit.Orbit, exportkit.Kore} {
+			ref, err := srv.AddExport(v)
+			require.NoError(t, err)
+			var buf bytes.Buffer
+			res, err := fakeDownload(ctx, c, ref, &buf, exportkit.WithoutSHA1())
+			require.NoError(t, err, v)
+			assert.Equal(t, srv.File(v, ref.ID), buf.Bytes(), v)
+			if v == exportkit.Orbit {
+				assert.Len(t, res.SHA1, 40, "Orbit's contentSha1 is still verified")
+				assert.True(t, res.Verified)
+			} else {
+				assert.Empty(t, res.SHA1, v)
+			}
+			sum := sha1.Sum(srv.File(v, ref.ID))
+			res, err = fakeDownload(ctx, c, ref, io.Discard, exportkit.WithoutSHA1(), exportkit.WithChecksum("sha1", hex.EncodeToString(sum[:])))
+			require.NoError(t, err, v)
+			assert.Equal(t, hex.EncodeToString(sum[:]), res.SHA1, "a caller's SHA-1 is still verified")
+			assert.True(t, res.Verified)
+			_, err = fakeDownload(ctx, c, ref, io.Discard, exportkit.WithoutSHA1(), exportkit.WithChecksum("sha1", strings.Repeat("0", 40)))
+			require.ErrorIs(t, err, exportkit.ErrChecksumMismatch, v)
+		}
 	})
 }
 

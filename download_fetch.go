@@ -215,13 +215,13 @@ func (t *transfer) accept(resp *http.Response) error {
 	switch code := resp.StatusCode; {
 	case code == http.StatusOK, code == http.StatusPartialContent:
 	case code == http.StatusPreconditionFailed:
-		return fmt.Errorf("%w (412 Precondition Failed at byte %d)", errFileChanged, t.off)
+		return fmt.Errorf("%w (412 Precondition Failed at byte %d)", ErrFileChanged, t.off)
 	case code == http.StatusRequestedRangeNotSatisfiable:
 		if cr, err := httpx.ParseContentRange(resp.Header.Get("Content-Range")); err == nil && cr.Total == t.off {
 			// Everything there is was read: the first response announced more.
 			return &sentinelError{ErrSizeMismatch, fmt.Sprintf("size mismatch: %d bytes were announced, the file has %d", t.total, cr.Total)}
 		}
-		return fmt.Errorf("%w (416 Range Not Satisfiable at byte %d)", errFileChanged, t.off)
+		return fmt.Errorf("%w (416 Range Not Satisfiable at byte %d)", ErrFileChanged, t.off)
 	case code >= 400:
 		return newAPIError(t.src.vendor, "download", t.src.id, resp, t.c.scrub)
 	default:
@@ -283,7 +283,7 @@ func (t *transfer) acceptFirst(resp *http.Response) error {
 func (t *transfer) acceptResume(resp *http.Response) error {
 	h := resp.Header
 	if et := validator(h.Get("ETag")); t.rawETag != "" && et != "" && et != t.rawETag {
-		return fmt.Errorf("%w (ETag %s, was %s)", errFileChanged, excerpt(et, 80), excerpt(t.rawETag, 80))
+		return fmt.Errorf("%w (ETag %s, was %s)", ErrFileChanged, excerpt(et, 80), excerpt(t.rawETag, 80))
 	}
 	if resp.StatusCode == http.StatusPartialContent {
 		cr, err := httpx.ParseContentRange(h.Get("Content-Range"))
@@ -294,7 +294,7 @@ func (t *transfer) acceptResume(resp *http.Response) error {
 			return fmt.Errorf("asked for bytes from %d, got a range from %d", t.off, cr.Start)
 		}
 		if cr.Total >= 0 && t.total >= 0 && cr.Total != t.total {
-			return fmt.Errorf("%w (%d bytes, was %d)", errFileChanged, cr.Total, t.total)
+			return fmt.Errorf("%w (%d bytes, was %d)", ErrFileChanged, cr.Total, t.total)
 		}
 		if t.total < 0 {
 			t.total = cr.Total
@@ -303,7 +303,7 @@ func (t *transfer) acceptResume(resp *http.Response) error {
 		return nil
 	}
 	if !t.sameFile(resp) {
-		return fmt.Errorf("%w: the server ignored the range request and its validators do not match the first response", errFileChanged)
+		return fmt.Errorf("%w: the server ignored the range request and its validators do not match the first response", ErrFileChanged)
 	}
 	t.remain = resp.ContentLength
 	if err := t.skip(t.off); err != nil {

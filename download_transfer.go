@@ -24,9 +24,6 @@ const (
 )
 
 var (
-	// errFileChanged: the file on the server is not the one the download
-	// started on, so the bytes already written cannot be continued.
-	errFileChanged = errors.New("the file changed on the server during the download")
 	errIdleTimeout = errors.New("no data received within the idle timeout")
 	errClosed      = errors.New("read from a closed download")
 )
@@ -84,7 +81,7 @@ func (c *Client) startTransfer(ctx context.Context, src *fileSource, opts []Down
 	}
 	t := &transfer{c: c, src: src, cfg: cfg, total: -1, relocOff: -1, remain: -1}
 	t.ctx, t.stop = context.WithCancel(ctx)
-	t.ver.init(cfg.checksums)
+	t.ver.init(cfg.checksums, !cfg.noSHA1)
 	t.lastReport = time.Now()
 	if err := t.connect(); err != nil {
 		return nil, t.fail(err)
@@ -286,7 +283,7 @@ func transient(err error) bool {
 		return true
 	case errors.As(err, &ae):
 		return ae.temporary() && ae.Op == "download"
-	case errors.Is(err, errFileChanged), errors.Is(err, ErrUnsafeURL), errors.Is(err, ErrSizeMismatch),
+	case errors.Is(err, ErrFileChanged), errors.Is(err, ErrUnsafeURL), errors.Is(err, ErrSizeMismatch),
 		errors.Is(err, ErrChecksumMismatch), errors.Is(err, errClosed):
 		return false
 	}
@@ -404,7 +401,7 @@ func (t *transfer) location() (*fileLocation, error) {
 		}
 		if (loc.size >= 0 && t.total >= 0 && loc.size != t.total) ||
 			(loc.sha1 != "" && t.ver.vendorSHA1 != "" && !strings.EqualFold(loc.sha1, t.ver.vendorSHA1)) {
-			return nil, fmt.Errorf("%w: the vendor now reports another size or checksum", errFileChanged)
+			return nil, fmt.Errorf("%w: the vendor now reports another size or checksum", ErrFileChanged)
 		}
 	}
 	t.loc = loc

@@ -14,8 +14,9 @@ import (
 // everything that says what the file should be, so that no second read is
 // needed.
 type verifier struct {
-	sha1  hash.Hash
-	extra []digest // the caller's checksums in other algorithms
+	sha1    hash.Hash // nil under WithoutSHA1 until a SHA-1 is to be verified
+	extra   []digest  // the caller's checksums in other algorithms
+	written bool      // bytes were hashed: too late to start a SHA-1
 
 	callerSums []checksum
 	vendorSize int64  // -1 when unknown
@@ -30,12 +31,18 @@ type digest struct {
 	h    hash.Hash
 }
 
-func (v *verifier) init(sums []checksum) {
-	v.sha1 = sha1.New()
+func (v *verifier) init(sums []checksum, alwaysSHA1 bool) {
+	if alwaysSHA1 {
+		v.sha1 = sha1.New()
+	}
 	v.vendorSize = -1
 	v.callerSums = sums
 	for _, cs := range sums {
-		if cs.algo == "sha1" || v.hashOf(cs.algo) != nil {
+		if cs.algo == "sha1" {
+			v.needSHA1()
+			continue
+		}
+		if v.hashOf(cs.algo) != nil {
 			continue
 		}
 		v.extra = append(v.extra, digest{cs.algo, newHash(cs.algo)})
@@ -47,6 +54,15 @@ func (v *verifier) expect(loc *fileLocation) {
 	v.vendorSize = loc.size
 	if s := strings.ToLower(strings.TrimSpace(loc.sha1)); isHex(s, sha1.Size) {
 		v.vendorSHA1 = s
+		v.needSHA1()
+	}
+}
+
+// needSHA1 starts hashing with SHA-1 if nothing has been hashed yet. A
+// SHA-1 learned after the first bytes cannot be checked and is ignored.
+func (v *verifier) needSHA1() {
+	if v.sha1 == nil && !v.written {
+		v.sha1 = sha1.New()
 	}
 }
 
@@ -59,17 +75,24 @@ func (v *verifier) header(val string) {
 	v.headerSHA1 = ""
 	if isHex(val, sha1.Size) {
 		v.headerSHA1 = val
+		v.needSHA1()
 	}
 }
 
 func (v *verifier) write(p []byte) {
-	v.sha1.Write(p)
+	v.written = true
+	if v.sha1 != nil {
+		v.sha1.Write(p)
+	}
 	for i := range v.extra {
 		v.extra[i].h.Write(p)
 	}
 }
 
 func (v *verifier) sha1Hex() string {
+	if v.sha1 == nil {
+		return ""
+	}
 	if v.sum == "" {
 		v.sum = hex.EncodeToString(v.sha1.Sum(nil))
 	}
@@ -104,7 +127,7 @@ func (t *transfer) finish() error {
 		{string(t.src.vendor) + "'s SHA-1", v.vendorSHA1},
 		{"X-Bz-Content-Sha1", v.headerSHA1},
 	} {
-		if want.hex == "" {
+		if want.hex == "" || sum == "" {
 			continue
 		}
 		if want.hex != sum {

@@ -45,6 +45,10 @@ var (
 	ErrChecksumMismatch = errors.New("exportkit: checksum mismatch")
 	// ErrSizeMismatch: the downloaded byte count does not match the expected size.
 	ErrSizeMismatch = errors.New("exportkit: size mismatch")
+	// ErrFileChanged: the file on the server changed during a download (a
+	// new ETag or size, 412 Precondition Failed), so the bytes already
+	// received cannot be continued. Download it again from the start.
+	ErrFileChanged = errors.New("exportkit: the file changed on the server during the download")
 	// ErrUnsafeURL: a download URL or redirect target was refused (plain
 	// http to a non-loopback host, userinfo, or an unparsable URL).
 	ErrUnsafeURL = errors.New("exportkit: unsafe URL")
