@@ -18,6 +18,7 @@ import (
 // ones it takes.
 type cmdOpts struct {
 	json, quiet, force bool
+	noSHA1             bool
 	baseURL            string
 	timeout            time.Duration
 	poll               pollFlag
@@ -44,6 +45,7 @@ func (o *cmdOpts) register(fs *flag.FlagSet, cmd string) {
 		fs.StringVar(&o.output, "output", "", "output file, - for stdout")
 		fs.StringVar(&o.output, "o", "", "output file, - for stdout")
 		fs.BoolVar(&o.force, "force", false, "overwrite the output file")
+		fs.BoolVar(&o.noSHA1, "no-sha1", false, "skip the file's SHA-1 unless the vendor gives one to verify")
 	case "list":
 		fs.IntVar(&o.limit, "limit", 0, "at most this many (memsolus default 100, orbit 25)")
 	case "create":
@@ -548,12 +550,17 @@ func (r *runner) download(ctx context.Context, t target) error {
 		return err
 	}
 	tk.status("ready; downloading")
-	opt := exportkit.WithProgress(func(p exportkit.Progress) { tk.progress(progressInfo{p.Done, p.Total}) })
+	opts := []exportkit.DownloadOption{
+		exportkit.WithProgress(func(p exportkit.Progress) { tk.progress(progressInfo{p.Done, p.Total}) }),
+	}
+	if r.o.noSHA1 {
+		opts = append(opts, exportkit.WithoutSHA1())
+	}
 	var res *exportkit.DownloadResult
 	if r.o.output == "-" {
-		res, err = r.c.Download(ctx, e, r.stdout, opt)
+		res, err = r.c.Download(ctx, e, r.stdout, opts...)
 	} else {
-		res, err = downloadFile(ctx, r.c, e, r.o.output, opt)
+		res, err = downloadFile(ctx, r.c, e, r.o.output, opts...)
 	}
 	if err != nil {
 		tk.finish("download failed", true)

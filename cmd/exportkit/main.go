@@ -83,6 +83,8 @@ Flags (download):
   -o, --output FILE      where to write; "-" is stdout. The file appears only
                          once complete and verified
   --force                overwrite FILE if it exists
+  --no-sha1              skip the file's SHA-1 unless the vendor gives one to
+                         verify (sizes are still checked); faster on slow CPUs
 
 Credentials (environment):
   BRAINBASE_LABS_API_KEY, MEMSOLUS_API_KEY, LEADPIPE_API_KEY,

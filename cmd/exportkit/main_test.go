@@ -465,3 +465,30 @@ func TestHelp(t *testing.T) {
 		t.Errorf("version: %q", r.stdout)
 	}
 }
+
+// TestNoSHA1: --no-sha1 skips the SHA-1 of the file, but not a check the
+// vendor asks for: Orbit's contentSha1 is still computed and verified.
+func TestNoSHA1(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	for _, v := range []exportkit.Vendor{exportkit.Brainbase, exportkit.Orbit} {
+		ref, err := srv.AddExport(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := ref.ID
+		if v == exportkit.Orbit {
+			id = ref.AudienceID + "/" + ref.RunID + "/" + ref.ID
+		}
+		out := filepath.Join(t.TempDir(), "out")
+		r := cli(t, srv, "download", string(v), id, "-o", out, "--no-sha1", "--json").must(t, exitOK)
+		var d downloadView
+		if err := json.Unmarshal([]byte(r.stdout), &d); err != nil {
+			t.Fatalf("%s: %v\n%s", v, err, r.stdout)
+		}
+		if wantSum := v == exportkit.Orbit; (d.SHA1 != "") != wantSum || !d.Verified {
+			t.Errorf("%s --no-sha1: sha1 %q, verified %v", v, d.SHA1, d.Verified)
+		}
+		checkFile(t, out, srv.File(v, ref.ID))
+	}
+}

@@ -102,6 +102,8 @@ func run(size int64, runs int, dir, bin string, serveOnly bool) error {
 		{"curl -s -o FILE URL", []string{curl, "-s", "-o", out, fileURL}, nil},
 		{"exportkit download brainbase ID -o FILE", []string{bin, "download", "brainbase", "exp_bench", "-o", out, "--force", "-q", "--base-url", base},
 			[]string{"BRAINBASE_LABS_API_KEY=bench"}},
+		{"exportkit download … -o FILE --no-sha1", []string{bin, "download", "brainbase", "exp_bench", "-o", out, "--force", "-q", "--no-sha1", "--base-url", base},
+			[]string{"BRAINBASE_LABS_API_KEY=bench"}},
 	}
 	times := make([][]time.Duration, len(commands))
 	fmt.Printf("%s file from %s, %d runs each, alternating; downloads to %s\n", formatSize(size), base, runs, work)
@@ -137,8 +139,10 @@ func run(size int64, runs int, dir, bin string, serveOnly bool) error {
 		fmt.Printf("%-42s %10s %10s %10s %9.0f MB/s\n", c.name, round(t[0]), round(med), round(t[len(t)-1]),
 			float64(size)/med.Seconds()/1e6)
 	}
-	mc, me := median(times[0]), median(times[1])
-	fmt.Printf("\nexportkit / curl (median wall time): %.2f\n", me.Seconds()/mc.Seconds())
+	fmt.Println()
+	for i, c := range commands[1:] {
+		fmt.Printf("%s / curl (median wall time): %.2f\n", c.name, median(times[i+1]).Seconds()/median(times[0]).Seconds())
+	}
 	return nil
 }
 
