@@ -30,7 +30,9 @@ func (c *Client) downloadFile(ctx context.Context, src *fileSource, path string,
 	if err != nil {
 		return nil, opError(src.vendor, "download", src.id, err)
 	}
-	res, err := c.download(ctx, src, f, opts)
+	// Writeback starts while the bytes arrive, so that the Sync in
+	// commitPartial has little left to flush (see newFileWriter).
+	res, err := c.download(ctx, src, newFileWriter(f), opts)
 	if err == nil {
 		err = commitPartial(f, partial, path)
 	}
