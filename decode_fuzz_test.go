@@ -2,6 +2,7 @@ package exportkit
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -131,3 +132,43 @@ func FuzzDecodeErrorBody(f *testing.F) {
 type readCloser struct{ *strings.Reader }
 
 func (readCloser) Close() error { return nil }
+
+// FuzzResumeToken: any string either decodes to a state that passes
+// validation and encodes back to the same token, or fails with
+// ErrBadResumeToken; it never panics and never reaches a request.
+func FuzzResumeToken(f *testing.F) {
+	for _, st := range []resumeState{
+		{Vendor: Brainbase, Kind: kindLogExport, ID: "exp_1"},
+		{Vendor: Orbit, Kind: kindAudienceExport, ID: "x", AudienceID: "a", RunID: "r"},
+		{Vendor: Kore, Kind: kindBotExport, ID: "ber-1", BotID: "st-1"},
+	} {
+		tok, err := encodeToken(st)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(tok)
+		f.Add(tok[:len(tok)-1])
+	}
+	f.Add("ek1..")
+	f.Add("ek2.e30.00000000")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, tok string) {
+		st, err := decodeToken(tok)
+		if err != nil {
+			if !errors.Is(err, ErrBadResumeToken) {
+				t.Fatalf("error %v does not match ErrBadResumeToken", err)
+			}
+			return
+		}
+		if err := st.validate(); err != nil {
+			t.Fatalf("decoded an invalid state %+v: %v", st, err)
+		}
+		again, err := encodeToken(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st2, err := decodeToken(again); err != nil || st2 != st {
+			t.Fatalf("round trip of %q: %+v, %v", tok, st2, err)
+		}
+	})
+}
