@@ -18,7 +18,7 @@ import (
 // ones it takes.
 type cmdOpts struct {
 	json, quiet, force bool
-	noSHA1             bool
+	sha1               bool
 	baseURL            string
 	timeout            time.Duration
 	poll               pollFlag
@@ -45,7 +45,7 @@ func (o *cmdOpts) register(fs *flag.FlagSet, cmd string) {
 		fs.StringVar(&o.output, "output", "", "output file, - for stdout")
 		fs.StringVar(&o.output, "o", "", "output file, - for stdout")
 		fs.BoolVar(&o.force, "force", false, "overwrite the output file")
-		fs.BoolVar(&o.noSHA1, "no-sha1", false, "skip the file's SHA-1 unless the vendor gives one to verify")
+		fs.BoolVar(&o.sha1, "sha1", false, "compute the file's SHA-1 even when the vendor gives none to verify")
 	case "list":
 		fs.IntVar(&o.limit, "limit", 0, "at most this many (memsolus default 100, orbit 25)")
 	case "create":
@@ -553,7 +553,7 @@ func (r *runner) download(ctx context.Context, t target) error {
 	opts := []exportkit.DownloadOption{
 		exportkit.WithProgress(func(p exportkit.Progress) { tk.progress(progressInfo{p.Done, p.Total}) }),
 	}
-	if r.o.noSHA1 {
+	if !r.o.sha1 { // hash only what is to be verified: SHA-1 costs more than the transfer
 		opts = append(opts, exportkit.WithoutSHA1())
 	}
 	var res *exportkit.DownloadResult

@@ -83,8 +83,9 @@ Flags (download):
   -o, --output FILE      where to write; "-" is stdout. The file appears only
                          once complete and verified
   --force                overwrite FILE if it exists
-  --no-sha1              skip the file's SHA-1 unless the vendor gives one to
-                         verify (sizes are still checked); faster on slow CPUs
+  --sha1                 compute the file's SHA-1 even when the vendor gives
+                         none to verify (sizes are always checked, and a
+                         vendor's SHA-1, as Orbit's, always computed)
 
 Credentials (environment):
   BRAINBASE_LABS_API_KEY, MEMSOLUS_API_KEY, LEADPIPE_API_KEY,

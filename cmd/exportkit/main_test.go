@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -466,9 +468,10 @@ func TestHelp(t *testing.T) {
 	}
 }
 
-// TestNoSHA1: --no-sha1 skips the SHA-1 of the file, but not a check the
-// vendor asks for: Orbit's contentSha1 is still computed and verified.
-func TestNoSHA1(t *testing.T) {
+// TestSHA1: by default the SHA-1 of the file is computed only when the
+// vendor gives one to verify (Orbit's contentSha1); --sha1 computes it
+// always.
+func TestSHA1(t *testing.T) {
 	t.Parallel()
 	srv := newServer(t)
 	for _, v := range []exportkit.Vendor{exportkit.Brainbase, exportkit.Orbit} {
@@ -480,15 +483,27 @@ func TestNoSHA1(t *testing.T) {
 		if v == exportkit.Orbit {
 			id = ref.AudienceID + "/" + ref.RunID + "/" + ref.ID
 		}
-		out := filepath.Join(t.TempDir(), "out")
-		r := cli(t, srv, "download", string(v), id, "-o", out, "--no-sha1", "--json").must(t, exitOK)
-		var d downloadView
-		if err := json.Unmarshal([]byte(r.stdout), &d); err != nil {
-			t.Fatalf("%s: %v\n%s", v, err, r.stdout)
+		for _, always := range []bool{false, true} {
+			out := filepath.Join(t.TempDir(), "out")
+			args := []string{"download", string(v), id, "-o", out, "--json"}
+			if always {
+				args = append(args, "--sha1")
+			}
+			r := cli(t, srv, args...).must(t, exitOK)
+			var d downloadView
+			if err := json.Unmarshal([]byte(r.stdout), &d); err != nil {
+				t.Fatalf("%s: %v\n%s", v, err, r.stdout)
+			}
+			if wantSum := always || v == exportkit.Orbit; (d.SHA1 != "") != wantSum || !d.Verified {
+				t.Errorf("%s (--sha1 %v): sha1 %q, verified %v", v, always, d.SHA1, d.Verified)
+			}
+			if d.SHA1 != "" {
+				sum := sha1.Sum(srv.File(v, ref.ID))
+				if d.SHA1 != hex.EncodeToString(sum[:]) {
+					t.Errorf("%s: sha1 %s", v, d.SHA1)
+				}
+			}
+			checkFile(t, out, srv.File(v, ref.ID))
 		}
-		if wantSum := v == exportkit.Orbit; (d.SHA1 != "") != wantSum || !d.Verified {
-			t.Errorf("%s --no-sha1: sha1 %q, verified %v", v, d.SHA1, d.Verified)
-		}
-		checkFile(t, out, srv.File(v, ref.ID))
 	}
 }

@@ -115,7 +115,7 @@ type downloadView struct {
 	ID          string           `json:"id"`
 	Path        string           `json:"path"` // "-" for stdout
 	Bytes       int64            `json:"bytes"`
-	SHA1        string           `json:"sha1"` // "" with --no-sha1, unless the vendor gave one
+	SHA1        string           `json:"sha1"` // "" unless the vendor gave one to verify or --sha1 was given
 	Verified    bool             `json:"verified"`
 	Resumes     int              `json:"resumes"`
 	ContentType string           `json:"content_type,omitempty"`
@@ -136,7 +136,7 @@ func printDownload(w io.Writer, v downloadView, asJSON bool) error {
 	}
 	sum := "sha1 " + v.SHA1
 	if v.SHA1 == "" {
-		sum = "sha1 not computed (--no-sha1)"
+		sum = "sha1 not computed (the vendor gives none; --sha1 to compute)"
 	}
 	_, err := fmt.Fprintf(w, "%s: %s (%d bytes), %s, %s%s\n",
 		where, formatBytes(v.Bytes), v.Bytes, sum, verified, plural(v.Resumes, ", resumed %d time", ", resumed %d times"))

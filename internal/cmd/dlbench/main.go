@@ -102,7 +102,7 @@ func run(size int64, runs int, dir, bin string, serveOnly bool) error {
 		{"curl -s -o FILE URL", []string{curl, "-s", "-o", out, fileURL}, nil},
 		{"exportkit download brainbase ID -o FILE", []string{bin, "download", "brainbase", "exp_bench", "-o", out, "--force", "-q", "--base-url", base},
 			[]string{"BRAINBASE_LABS_API_KEY=bench"}},
-		{"exportkit download … -o FILE --no-sha1", []string{bin, "download", "brainbase", "exp_bench", "-o", out, "--force", "-q", "--no-sha1", "--base-url", base},
+		{"exportkit download … -o FILE --sha1", []string{bin, "download", "brainbase", "exp_bench", "-o", out, "--force", "-q", "--sha1", "--base-url", base},
 			[]string{"BRAINBASE_LABS_API_KEY=bench"}},
 	}
 	times := make([][]time.Duration, len(commands))
