@@ -252,8 +252,8 @@ func (r pollReport) goals() []goal {
 	return []goal{
 		{"18", "p95 detection lag, ready U[2s,60s]", "≤ 15 s", fmt.Sprintf("%.2f s", d[0].st.lagP95), d[0].st.lagP95 <= goalLagP95.Seconds()},
 		{"18", "p95 detection lag, ready U[60s,900s]", "≤ 15 s", fmt.Sprintf("%.2f s", d[2].st.lagP95), d[2].st.lagP95 <= goalLagP95.Seconds()},
-		{"18", "mean requests vs fixed 5 s poll, U[2s,60s]", "≤ 0.85×", fmt.Sprintf("%.3f× (%.2f vs %.2f)", r.shortRatio, d[0].st.reqMean, d[1].st.reqMean), r.shortRatio <= goalShortRatio},
-		{"18", "mean requests vs fixed 5 s poll, U[60s,900s]", "≤ 0.40×", fmt.Sprintf("%.3f× (%.2f vs %.2f)", r.longRatio, d[2].st.reqMean, d[3].st.reqMean), r.longRatio <= goalLongRatio},
+		{"18", "mean requests vs fixed 5 s poll, U[2s,60s]", "≤ 0.85×", fmt.Sprintf("%.4f× (%.2f vs %.2f)", r.shortRatio, d[0].st.reqMean, d[1].st.reqMean), r.shortRatio <= goalShortRatio},
+		{"18", "mean requests vs fixed 5 s poll, U[60s,900s]", "≤ 0.40×", fmt.Sprintf("%.4f× (%.2f vs %.2f)", r.longRatio, d[2].st.reqMean, d[3].st.reqMean), r.longRatio <= goalLongRatio},
 		{"18", fmt.Sprintf("%d waits started together: busiest second after 60 s", r.burst), fmt.Sprintf("≤ %.0f%% of waits", lockstepGoal*100),
 			fmt.Sprintf("%d (%.0f%%; fixed 5 s: %d)", r.lockstep[0][2], lock*100, r.lockstep[1][2]), lock <= lockstepGoal},
 	}
