@@ -195,8 +195,8 @@ type AudiencesService struct {
 	api *vendorClient
 }
 
-// orbitPath builds /v1/intent/audiences/{a}[/runs/{r}[/exports/{e}]],
-// escaping each id; an empty id after the first present one ends the path.
+// orbitPath builds /v1/intent/audiences/{a}[/runs/{r}[/exports/{e}]] down
+// to depth 1, 2 or 3, escaping each id.
 func orbitPath(audienceID, runID, exportID string, depth int) (string, error) {
 	names := [...]string{"audience id", "run id", "export id"}
 	ids := [...]string{audienceID, runID, exportID}
@@ -415,11 +415,7 @@ func (s *AudiencesService) runTarget(audienceID, runID string, started time.Time
 		vendor: Orbit, id: runID, started: started,
 		state: resumeState{Vendor: Orbit, Kind: kindAudienceRun, ID: runID, AudienceID: audienceID},
 		read: func(ctx context.Context) (Export, time.Duration, error) {
-			r, info, err := s.getRun(ctx, audienceID, runID)
-			if err != nil {
-				return nil, info.retryAfter, err
-			}
-			return r, info.retryAfter, nil
+			return asRead(s.getRun(ctx, audienceID, runID))
 		},
 	}
 }
@@ -429,13 +425,7 @@ func (s *AudiencesService) exportTarget(ref ExportRef, started time.Time) *pollT
 		vendor: Orbit, id: ref.ExportID, started: started,
 		state: resumeState{Vendor: Orbit, Kind: kindAudienceExport, ID: ref.ExportID,
 			AudienceID: ref.AudienceID, RunID: ref.RunID},
-		read: func(ctx context.Context) (Export, time.Duration, error) {
-			e, info, err := s.getExport(ctx, ref)
-			if err != nil {
-				return nil, info.retryAfter, err
-			}
-			return e, info.retryAfter, nil
-		},
+		read: func(ctx context.Context) (Export, time.Duration, error) { return asRead(s.getExport(ctx, ref)) },
 	}
 }
 
@@ -448,11 +438,7 @@ func (s *AudiencesService) chainTarget(audienceID, runID string, started time.Ti
 		vendor: Orbit, id: runID, started: started,
 		read: func(ctx context.Context) (Export, time.Duration, error) {
 			if ref != nil {
-				e, info, err := s.getExport(ctx, *ref)
-				if err != nil {
-					return nil, info.retryAfter, err
-				}
-				return e, info.retryAfter, nil
+				return asRead(s.getExport(ctx, *ref))
 			}
 			r, info, err := s.getRun(ctx, audienceID, runID)
 			if err != nil {
@@ -474,13 +460,7 @@ func (s *AudiencesService) chainTarget(audienceID, runID string, started time.Ti
 }
 
 func (s *AudiencesService) source(ref ExportRef, known *AudienceExport) *fileSource {
-	src := &fileSource{vendor: Orbit, id: ref.ExportID, locate: func(ctx context.Context) (*fileLocation, error) {
-		e, _, err := s.getExport(ctx, ref)
-		if err != nil {
-			return nil, err
-		}
-		return e.location()
-	}}
+	src := &fileSource{vendor: Orbit, id: ref.ExportID, locate: func(ctx context.Context) (*fileLocation, error) { return located(s.getExport(ctx, ref)) }}
 	if known != nil {
 		src.known, src.knownErr = known.location()
 	}

@@ -109,6 +109,14 @@ type fileSource struct {
 	knownErr error
 }
 
+// located adapts a vendor's typed status read to the download core.
+func located[T interface{ location() (*fileLocation, error) }](e T, _ respInfo, err error) (*fileLocation, error) {
+	if err != nil {
+		return nil, err
+	}
+	return e.location()
+}
+
 var errNoDownloadURL = errors.New("export is ready but has no download URL")
 
 // readyForDownload returns nil when e's file can be fetched: an error

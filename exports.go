@@ -162,25 +162,13 @@ func (s *ExportsService) target(id string, started time.Time) *pollTarget {
 	return &pollTarget{
 		vendor: Brainbase, id: id, started: started,
 		state: resumeState{Vendor: Brainbase, Kind: kindLogExport, ID: id},
-		read: func(ctx context.Context) (Export, time.Duration, error) {
-			e, info, err := s.get(ctx, id)
-			if err != nil {
-				return nil, info.retryAfter, err
-			}
-			return e, info.retryAfter, nil
-		},
+		read:  func(ctx context.Context) (Export, time.Duration, error) { return asRead(s.get(ctx, id)) },
 	}
 }
 
 // source plugs a Brainbase export into the download core.
 func (s *ExportsService) source(id string, known *LogExport) *fileSource {
-	src := &fileSource{vendor: Brainbase, id: id, locate: func(ctx context.Context) (*fileLocation, error) {
-		e, _, err := s.get(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		return e.location()
-	}}
+	src := &fileSource{vendor: Brainbase, id: id, locate: func(ctx context.Context) (*fileLocation, error) { return located(s.get(ctx, id)) }}
 	if known != nil {
 		src.known, src.knownErr = known.location()
 	}

@@ -282,13 +282,7 @@ func (s *MemoriesService) target(id string, started time.Time) *pollTarget {
 	return &pollTarget{
 		vendor: Memsolus, id: id, started: started,
 		state: resumeState{Vendor: Memsolus, Kind: kindMemoryExport, ID: id},
-		read: func(ctx context.Context) (Export, time.Duration, error) {
-			e, info, err := s.get(ctx, id)
-			if err != nil {
-				return nil, info.retryAfter, err
-			}
-			return e, info.retryAfter, nil
-		},
+		read:  func(ctx context.Context) (Export, time.Duration, error) { return asRead(s.get(ctx, id)) },
 	}
 }
 

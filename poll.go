@@ -174,6 +174,15 @@ type pollTarget struct {
 	read func(ctx context.Context) (e Export, retryAfter time.Duration, err error)
 }
 
+// asRead adapts a vendor's typed status read to the polling core: on an
+// error it returns a nil Export, never a typed nil pointer inside one.
+func asRead[T Export](e T, info respInfo, err error) (Export, time.Duration, error) {
+	if err != nil {
+		return nil, info.retryAfter, err
+	}
+	return e, info.retryAfter, nil
+}
+
 // waitAs runs the polling core and returns the last export as T.
 func waitAs[T Export](ctx context.Context, c *Client, t *pollTarget, opts []WaitOption) (T, error) {
 	e, err := c.poll(ctx, t, c.waitConfig(opts))
