@@ -360,15 +360,17 @@ func (r *runner) waitOpts(t task) []exportkit.WaitOption {
 	return opts
 }
 
-// asExport returns p as an Export, and nil (not a typed nil) for a nil p.
-func asExport[P interface {
+// anyExport returns a service's typed result as an Export with its
+// error: nil, not a typed nil, when there is no export. A wait that fails
+// returns the last export it saw, and that is kept.
+func anyExport[P interface {
 	*T
 	exportkit.Export
-}, T any](p P) exportkit.Export {
+}, T any](p P, err error) (exportkit.Export, error) {
 	if p == nil {
-		return nil
+		return nil, err
 	}
-	return p
+	return p, err
 }
 
 func (r *runner) create(ctx context.Context, t target) error {
@@ -378,33 +380,23 @@ func (r *runner) create(ctx context.Context, t target) error {
 	)
 	switch t.vendor {
 	case exportkit.Brainbase:
-		var x *exportkit.LogExport
-		x, err = r.c.Exports.Create(ctx, &exportkit.LogExportRequest{
+		e, err = anyExport(r.c.Exports.Create(ctx, &exportkit.LogExportRequest{
 			Format: r.o.format, LogType: r.o.logType, WorkerID: r.o.worker, DeploymentID: r.o.deployment,
 			StartDate: r.o.since.t, EndDate: r.o.until.t,
-		})
-		e = asExport(x)
+		}))
 	case exportkit.Memsolus:
-		var x *exportkit.MemoryExport
-		x, err = r.c.Memories.Create(ctx, &exportkit.MemoryExportRequest{
+		e, err = anyExport(r.c.Memories.Create(ctx, &exportkit.MemoryExportRequest{
 			Format: r.o.format, UserID: r.o.user, AgentID: r.o.agent, SessionID: r.o.session,
 			Priority: r.o.priority, Categories: r.o.categories, CreatedAfter: r.o.since.t, CreatedBefore: r.o.until.t,
-		})
-		e = asExport(x)
+		}))
 	case exportkit.Orbit:
 		if len(t.parts) == 1 {
-			var x *exportkit.AudienceRun
-			x, err = r.c.Audiences.CreateRun(ctx, t.parts[0], &exportkit.RunRequest{IdempotencyKey: r.o.idempotencyKey})
-			e = asExport(x)
+			e, err = anyExport(r.c.Audiences.CreateRun(ctx, t.parts[0], &exportkit.RunRequest{IdempotencyKey: r.o.idempotencyKey}))
 		} else {
-			var x *exportkit.AudienceExport
-			x, err = r.c.Audiences.CreateExport(ctx, t.parts[0], t.parts[1])
-			e = asExport(x)
+			e, err = anyExport(r.c.Audiences.CreateExport(ctx, t.parts[0], t.parts[1]))
 		}
 	case exportkit.Kore:
-		var x *exportkit.BotExport
-		x, err = r.c.Bots.StartExport(ctx, t.id, &exportkit.BotExportRequest{ExportType: r.o.koreType})
-		e = asExport(x)
+		e, err = anyExport(r.c.Bots.StartExport(ctx, t.id, &exportkit.BotExportRequest{ExportType: r.o.koreType}))
 	}
 	if err != nil {
 		return err
@@ -427,25 +419,17 @@ func (r *runner) get(ctx context.Context, t target) error {
 	)
 	switch t.vendor {
 	case exportkit.Brainbase:
-		var x *exportkit.LogExport
-		x, err = r.c.Exports.Get(ctx, t.id)
-		e = asExport(x)
+		e, err = anyExport(r.c.Exports.Get(ctx, t.id))
 	case exportkit.Memsolus:
-		var x *exportkit.MemoryExport
-		x, err = r.c.Memories.Get(ctx, t.id)
-		e = asExport(x)
+		e, err = anyExport(r.c.Memories.Get(ctx, t.id))
 	case exportkit.Orbit:
 		if len(t.parts) == 2 {
 			e, err = r.findRun(ctx, t.parts[0], t.parts[1])
 		} else {
-			var x *exportkit.AudienceExport
-			x, err = r.c.Audiences.GetExport(ctx, t.ref())
-			e = asExport(x)
+			e, err = anyExport(r.c.Audiences.GetExport(ctx, t.ref()))
 		}
 	case exportkit.Kore:
-		var x *exportkit.BotExport
-		x, err = r.c.Bots.ExportStatus(ctx, t.id)
-		e = asExport(x)
+		e, err = anyExport(r.c.Bots.ExportStatus(ctx, t.id))
 	}
 	if err != nil {
 		return err
@@ -486,30 +470,25 @@ func (r *runner) waitFor(ctx context.Context, t target, tk task, forFile bool) (
 	opts := r.waitOpts(tk)
 	switch t.vendor {
 	case exportkit.Brainbase:
-		x, err := r.c.Exports.Wait(ctx, t.id, opts...)
-		return asExport(x), err
+		return anyExport(r.c.Exports.Wait(ctx, t.id, opts...))
 	case exportkit.Memsolus:
-		x, err := r.c.Memories.Wait(ctx, t.id, opts...)
-		return asExport(x), err
+		return anyExport(r.c.Memories.Wait(ctx, t.id, opts...))
 	case exportkit.Kore:
-		x, err := r.c.Bots.WaitExport(ctx, t.id, opts...)
-		return asExport(x), err
+		return anyExport(r.c.Bots.WaitExport(ctx, t.id, opts...))
 	}
 	if len(t.parts) == 3 {
-		x, err := r.c.Audiences.WaitExport(ctx, t.ref(), opts...)
-		return asExport(x), err
+		return anyExport(r.c.Audiences.WaitExport(ctx, t.ref(), opts...))
 	}
 	run, err := r.c.Audiences.WaitRun(ctx, t.parts[0], t.parts[1], opts...)
 	if err != nil || !forFile {
-		return asExport(run), err
+		return anyExport(run, err)
 	}
 	tk.status("run completed; creating its CSV export")
 	x, err := r.c.Audiences.CreateExport(ctx, t.parts[0], t.parts[1])
 	if err != nil {
 		return nil, err
 	}
-	x, err = r.c.Audiences.WaitExport(ctx, x.Ref(), opts...)
-	return asExport(x), err
+	return anyExport(r.c.Audiences.WaitExport(ctx, x.Ref(), opts...))
 }
 
 // finishTask ends a task's line with how its wait ended. The error itself

@@ -177,15 +177,13 @@ func (d *demo) flows() []*flow {
 	c, srv := d.c, d.srv
 	orbitNext := func(ctx context.Context, e exportkit.Export) (exportkit.Export, error) {
 		run := e.(*exportkit.AudienceRun)
-		x, err := c.Audiences.CreateExport(ctx, run.AudienceID, run.ID)
-		return asExport(x), err
+		return anyExport(c.Audiences.CreateExport(ctx, run.AudienceID, run.ID))
 	}
 	return []*flow{
 		{
 			label: "brainbase", vendor: exportkit.Brainbase,
 			create: func(ctx context.Context) (exportkit.Export, error) {
-				x, err := c.Exports.Create(ctx, &exportkit.LogExportRequest{Format: "CSV", LogType: "VoiceDeploymentLog"})
-				return asExport(x), err
+				return anyExport(c.Exports.Create(ctx, &exportkit.LogExportRequest{Format: "CSV", LogType: "VoiceDeploymentLog"}))
 			},
 			arm: func(e exportkit.Export) func() {
 				// The storage path holds the export id: only this download is cut.
@@ -202,16 +200,14 @@ func (d *demo) flows() []*flow {
 		{
 			label: "memsolus", vendor: exportkit.Memsolus,
 			create: func(ctx context.Context) (exportkit.Export, error) {
-				x, err := c.Memories.Create(ctx, &exportkit.MemoryExportRequest{Format: "json"})
-				return asExport(x), err
+				return anyExport(c.Memories.Create(ctx, &exportkit.MemoryExportRequest{Format: "json"}))
 			},
 			check: func(*flow) (string, bool) { return "302 to storage, key not sent there", true },
 		},
 		{
 			label: "orbit leads", vendor: exportkit.Orbit,
 			create: func(ctx context.Context) (exportkit.Export, error) {
-				x, err := c.Audiences.CreateRun(ctx, "aud-demo-leads", nil)
-				return asExport(x), err
+				return anyExport(c.Audiences.CreateRun(ctx, "aud-demo-leads", nil))
 			},
 			next:  orbitNext,
 			check: func(*flow) (string, bool) { return "run, then its CSV export", true },
@@ -219,8 +215,7 @@ func (d *demo) flows() []*flow {
 		{
 			label: "orbit churn", vendor: exportkit.Orbit, wantCode: demoFailCode,
 			create: func(ctx context.Context) (exportkit.Export, error) {
-				x, err := c.Audiences.CreateRun(ctx, "aud-demo-churn", nil)
-				return asExport(x), err
+				return anyExport(c.Audiences.CreateRun(ctx, "aud-demo-churn", nil))
 			},
 			arm: func(e exportkit.Export) func() {
 				t := time.AfterFunc(demoFailAfter, func() {
@@ -234,8 +229,7 @@ func (d *demo) flows() []*flow {
 			label: "kore", vendor: exportkit.Kore,
 			create: func(ctx context.Context) (exportkit.Export, error) {
 				srv.Inject(exporttest.On(exportkit.Kore).Path("/export/status").Status(429).RetryAfter(demoRetryAfter))
-				x, err := c.Bots.StartExport(ctx, "st-demo-bot", &exportkit.BotExportRequest{ExportType: "latest"})
-				return asExport(x), err
+				return anyExport(c.Bots.StartExport(ctx, "st-demo-bot", &exportkit.BotExportRequest{ExportType: "latest"}))
 			},
 			check: func(*flow) (string, bool) {
 				gap, ok := d.log.after429(exportkit.Kore)
