@@ -179,7 +179,7 @@ func (s *BotsService) StartExport(ctx context.Context, botID string, r *BotExpor
 		return nil, opError(Kore, op, botID, errors.New("response has no export id"))
 	}
 	e.bot = botID
-	s.started.Store(botID, e.ID)
+	s.started.Store(botID, startedExport{id: e.ID, created: e.CreatedOn})
 	return e, nil
 }
 
@@ -211,8 +211,12 @@ func (s *BotsService) status(ctx context.Context, botID string) (*BotExport, res
 // an export of the bot with [BotsService.StartExport], the status must
 // still be about that export, and a status naming another one (someone
 // started a new export meanwhile) ends the wait with that export and an
-// error matching [ErrExportSuperseded]. Without a StartExport from this
-// client, it waits for whatever export is the bot's latest.
+// error matching [ErrExportSuperseded]. A status still showing an export
+// created before this client's (Kore's status can lag a moment behind a
+// start) is polled through during the not-found grace ([WithNotFoundGrace]),
+// then fails with [ErrNotFound]. Without a StartExport from this client, it
+// waits for whatever export is the bot's latest. Download, DownloadFile and
+// Open check the started export the same way.
 //
 // Reads are paced with every other request for the bot (by default under
 // Kore's 60 requests a minute per bot), so many waits on one bot share
@@ -221,27 +225,50 @@ func (s *BotsService) WaitExport(ctx context.Context, botID string, opts ...Wait
 	return waitAs[*BotExport](ctx, s.c, s.target(botID, s.lastStarted(botID), time.Now()), opts)
 }
 
-// lastStarted returns the _id of the export this client last started for
-// the bot, or "".
-func (s *BotsService) lastStarted(botID string) string {
-	id, _ := s.started.Load(botID)
-	v, _ := id.(string)
-	return v
+// startedExport is what a client knows of an export it started: its _id,
+// and when Kore says it was created.
+type startedExport struct {
+	id      string
+	created *time.Time
+}
+
+// lastStarted returns the export this client last started for the bot; a
+// zero value when it started none.
+func (s *BotsService) lastStarted(botID string) startedExport {
+	v, _ := s.started.Load(botID)
+	o, _ := v.(startedExport)
+	return o
+}
+
+// check compares the bot's status with the export this client started. A
+// status about another export created before ours means ours is not
+// visible yet (Kore's status may lag a moment behind a start): an error
+// matching ErrNotFound and ErrNotReady, which a wait polls through during
+// its not-found grace. Any other export replaced ours: ErrExportSuperseded.
+func (o startedExport) check(botID string, e *BotExport) error {
+	switch {
+	case o.id == "" || e.ID == "" || e.ID == o.id:
+		return nil
+	case o.created != nil && e.CreatedOn != nil && e.CreatedOn.Before(*o.created):
+		return fmt.Errorf("exportkit: kore: bot %q: the status still shows the earlier export %q, not %q: %w: %w",
+			botID, e.ID, o.id, ErrNotFound, ErrNotReady)
+	}
+	return supersededError(botID, o.id, e.ID)
 }
 
 // Download streams the bot's latest finished export (a zip) to w.
 func (s *BotsService) Download(ctx context.Context, botID string, w io.Writer, opts ...DownloadOption) (*DownloadResult, error) {
-	return s.c.download(ctx, s.source(botID, "", nil), w, opts)
+	return s.c.download(ctx, s.source(botID, s.lastStarted(botID), nil), w, opts)
 }
 
 // DownloadFile downloads the bot's latest finished export to path, atomically.
 func (s *BotsService) DownloadFile(ctx context.Context, botID, path string, opts ...DownloadOption) (*DownloadResult, error) {
-	return s.c.downloadFile(ctx, s.source(botID, "", nil), path, opts)
+	return s.c.downloadFile(ctx, s.source(botID, s.lastStarted(botID), nil), path, opts)
 }
 
 // Open returns a resuming reader of the bot's latest finished export.
 func (s *BotsService) Open(ctx context.Context, botID string, opts ...DownloadOption) (io.ReadCloser, error) {
-	return s.c.open(ctx, s.source(botID, "", nil), opts)
+	return s.c.open(ctx, s.source(botID, s.lastStarted(botID), nil), opts)
 }
 
 // supersededError reports that the bot's status names another export than
@@ -252,31 +279,37 @@ func supersededError(botID, want, got string) error {
 
 // target polls the bot's status. With a non-empty exportID it checks that
 // the status is still about that export.
-func (s *BotsService) target(botID, exportID string, started time.Time) *pollTarget {
+func (s *BotsService) target(botID string, ours startedExport, started time.Time) *pollTarget {
+	st := resumeState{Vendor: Kore, Kind: kindBotExport, ID: ours.id, BotID: botID}
+	if ours.created != nil {
+		st.Created = ours.created.UnixMilli()
+	}
 	return &pollTarget{
-		vendor: Kore, id: botID, started: started,
-		state: resumeState{Vendor: Kore, Kind: kindBotExport, ID: exportID, BotID: botID},
+		vendor: Kore, id: botID, started: started, state: st,
 		read: func(ctx context.Context) (Export, time.Duration, error) {
 			e, info, err := s.status(ctx, botID)
 			if err != nil {
 				return nil, info.retryAfter, err
 			}
-			if exportID != "" && e.ID != "" && e.ID != exportID {
-				return e, info.retryAfter, supersededError(botID, exportID, e.ID)
+			if err := ours.check(botID, e); err != nil {
+				if errors.Is(err, ErrNotFound) {
+					return nil, info.retryAfter, err // not ours: not the last export seen
+				}
+				return e, info.retryAfter, err
 			}
 			return e, info.retryAfter, nil
 		},
 	}
 }
 
-func (s *BotsService) source(botID, exportID string, known *BotExport) *fileSource {
+func (s *BotsService) source(botID string, ours startedExport, known *BotExport) *fileSource {
 	src := &fileSource{vendor: Kore, id: botID, locate: func(ctx context.Context) (*fileLocation, error) {
 		e, _, err := s.status(ctx, botID)
 		if err != nil {
 			return nil, err
 		}
-		if exportID != "" && e.ID != exportID {
-			return nil, supersededError(botID, exportID, e.ID)
+		if err := ours.check(botID, e); err != nil {
+			return nil, err
 		}
 		return e.location()
 	}}

@@ -2,6 +2,8 @@ package exportkit_test
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -84,5 +86,86 @@ func TestBotsWaitsShareThePerBotPace(t *testing.T) {
 		}
 		// 60 a minute at most, 59 by default.
 		assert.LessOrEqual(t, len(ts), 31)
+	})
+}
+
+// koreDated is a Kore status body with a createdOn.
+func koreDated(id, status, createdOn string) string {
+	return `{"_id":"` + id + `","botId":"st-1","status":"` + status + `","createdOn":"` + createdOn + `","fileSize":"947","downloadURL":"https://kore.example/f.zip?sig=s"}`
+}
+
+// TestBotsStatusLagsBehindStart: right after a start, Kore's status may
+// still show the bot's earlier export. That is polled through during the
+// not-found grace, not taken for a superseding export; a later export is.
+func TestBotsStatusLagsBehindStart(t *testing.T) {
+	const (
+		ours    = "2026-11-22T10:00:00.000Z"
+		earlier = "2026-11-22T09:00:00.000Z"
+		later   = "2026-11-22T10:00:05.000Z"
+	)
+	tests := []struct {
+		name   string
+		status []step
+		want   error
+		wantID string
+	}{
+		{"earlier export, then ours", []step{{body: koreDated("ber-0", "success", earlier)}, {body: koreDated("ber-0", "success", earlier)},
+			{body: koreDated("ber-1", "pending", ours)}, {body: koreDated("ber-1", "success", ours)}}, nil, "ber-1"},
+		{"earlier export past the grace", []step{{body: koreDated("ber-0", "success", earlier)}}, exportkit.ErrNotFound, ""},
+		{"a later export replaced ours", []step{{body: koreDated("ber-2", "pending", later)}}, exportkit.ErrExportSuperseded, "ber-2"},
+	}
+	for _, tt := range tests {
+		for _, byClient := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/Client.Wait=%v", tt.name, byClient), func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					f := newFakeAPI().
+						on(koreStartRoute, step{body: `{"status":"pending","streamId":"st-1","_id":"ber-1","createdOn":"` + ours + `"}`}).
+						on(koreStatusRoute, tt.status...)
+					c := newTestClient(t, f)
+					ctx := context.Background()
+					started, err := c.Bots.StartExport(ctx, "st-1", nil)
+					require.NoError(t, err)
+					grace := exportkit.WithNotFoundGrace(5 * time.Second)
+					var e exportkit.Export
+					if byClient {
+						e, err = c.Wait(ctx, started, grace)
+					} else {
+						var x *exportkit.BotExport
+						if x, err = c.Bots.WaitExport(ctx, "st-1", grace); x != nil {
+							e = x
+						}
+					}
+					if tt.want == nil {
+						require.NoError(t, err)
+					} else {
+						require.ErrorIs(t, err, tt.want)
+					}
+					if tt.want == exportkit.ErrNotFound {
+						assert.NotErrorIs(t, err, exportkit.ErrExportSuperseded)
+						if e != nil {
+							assert.NotEqual(t, "ber-0", e.ExportID(), "an earlier export is never returned as ours")
+						}
+						return
+					}
+					require.NotNil(t, e)
+					assert.Equal(t, tt.wantID, e.ExportID())
+				})
+			})
+		}
+	}
+}
+
+// TestBotsDownloadChecksTheStartedExport: Download(botID) after StartExport
+// refuses a file of an export that replaced this client's.
+func TestBotsDownloadChecksTheStartedExport(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeAPI().
+			on(koreStartRoute, step{body: `{"status":"pending","streamId":"st-1","_id":"ber-1","createdOn":"2026-11-22T10:00:00.000Z"}`}).
+			on(koreStatusRoute, step{body: koreDated("ber-2", "success", "2026-11-22T10:00:05.000Z")})
+		c := newTestClient(t, f)
+		_, err := c.Bots.StartExport(context.Background(), "st-1", nil)
+		require.NoError(t, err)
+		_, err = c.Bots.Download(context.Background(), "st-1", io.Discard)
+		require.ErrorIs(t, err, exportkit.ErrExportSuperseded)
 	})
 }

@@ -39,7 +39,7 @@ func (c *Client) targetFor(e Export) (*pollTarget, error) {
 		}
 	case *BotExport:
 		if v != nil {
-			return c.Bots.target(v.Bot(), v.ID, now), nil
+			return c.Bots.target(v.Bot(), startedExport{id: v.ID, created: v.CreatedOn}, now), nil
 		}
 	}
 	return nil, unsupported(e)
@@ -67,7 +67,7 @@ func (c *Client) sourceFor(e Export) (*fileSource, error) {
 		}
 	case *BotExport:
 		if v != nil {
-			return c.Bots.source(v.Bot(), v.ID, v), nil
+			return c.Bots.source(v.Bot(), startedExport{id: v.ID, created: v.CreatedOn}, v), nil
 		}
 	}
 	return nil, unsupported(e)

@@ -402,6 +402,7 @@ type resumeState struct {
 	RunID      string `json:"r,omitempty"`
 	BotID      string `json:"b,omitempty"`
 	Started    int64  `json:"s,omitempty"` // Unix milliseconds
+	Created    int64  `json:"c,omitempty"` // Kore: the started export's createdOn, Unix milliseconds
 }
 
 // Kinds of wait a resume token can hold.

@@ -193,6 +193,10 @@ func (st *resumeState) validate() error {
 		return fmt.Errorf("kind %q is not a %q wait", st.Kind, excerpt(string(st.Vendor), 32))
 	case st.Started < 0:
 		return errors.New("negative start time")
+	case st.Created < 0:
+		return errors.New("negative creation time")
+	case st.Created != 0 && (st.Kind != kindBotExport || st.ID == ""):
+		return fmt.Errorf("a %q wait has no creation time", st.Kind)
 	}
 	for _, f := range []struct {
 		what, v string
@@ -230,7 +234,12 @@ func (c *Client) targetFromState(st resumeState) *pollTarget {
 	case kindAudienceExport:
 		return c.Audiences.exportTarget(ExportRef{AudienceID: st.AudienceID, RunID: st.RunID, ExportID: st.ID}, started)
 	default: // kindBotExport: validate knows no other
-		return c.Bots.target(st.BotID, st.ID, started)
+		ours := startedExport{id: st.ID}
+		if st.Created != 0 {
+			t := time.UnixMilli(st.Created).UTC()
+			ours.created = &t
+		}
+		return c.Bots.target(st.BotID, ours, started)
 	}
 }
 
