@@ -52,6 +52,10 @@ var (
 	// ErrUnsafeURL: a download URL or redirect target was refused (plain
 	// http to a non-loopback host, userinfo, or an unparsable URL).
 	ErrUnsafeURL = errors.New("exportkit: unsafe URL")
+	// ErrInvalidInput: the SDK refused what the caller passed before sending
+	// any request: a malformed or empty id, a bad option, an unknown format.
+	// The command-line tool exits 2 for it.
+	ErrInvalidInput = errors.New("exportkit: invalid input")
 )
 
 // maxErrorBody caps how much of an error response is read: a 5 GiB error

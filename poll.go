@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"time"
 )
@@ -141,23 +142,65 @@ func (c *Client) waitConfig(opts []WaitOption) waitConfig {
 	return cfg
 }
 
-// delay returns the n-th delay (n ≥ 1) of the schedule: min grown n-1
-// times by the multiplier, capped at max, then spread by ±jitter. The
-// spread is triangular (the mean of two uniform draws): it keeps the mean
-// delay, and so the request count, of the plain schedule, but puts less
-// weight near +jitter than a uniform spread, which keeps the worst
-// detection lags at the cap shorter (p95 14.6 s instead of 15.0 s at the
-// 15 s default), while waits started together still drift apart.
-func (cfg *waitConfig) delay(n int) time.Duration {
-	d := float64(cfg.min)
-	for i := 1; i < n && d < float64(cfg.max) && cfg.multiplier > 1; i++ {
-		d *= cfg.multiplier
+// PollSchedule is exportkit's polling schedule as a pure function, so that
+// code outside the SDK (a durable workflow's timers, say) can poll exactly
+// as [Client.Wait] does. The zero value is not useful: start from
+// [DefaultPollSchedule].
+type PollSchedule struct {
+	Min, Max   time.Duration // the first delay, and the cap the delays grow to
+	Multiplier float64       // growth of each delay over the last (≥ 1)
+	Jitter     float64       // spread of each delay, a fraction in [0, 1)
+}
+
+// DefaultPollSchedule returns the schedule every wait starts from: 2 s
+// growing by 1.5× to 15 s, each delay spread by ±20%.
+func DefaultPollSchedule() PollSchedule {
+	return PollSchedule{Min: DefaultPollMin, Max: DefaultPollMax, Multiplier: DefaultPollMultiplier, Jitter: DefaultPollJitter}
+}
+
+// Delay returns the delay before status read attempt+1, for attempt ≥ 1
+// (the first read comes at once): Min grown attempt-1 times by Multiplier,
+// capped at Max, then spread by ±Jitter according to u, a uniform draw in
+// [0, 1). The same attempt and draw always give the same delay, which is
+// what a deterministic workflow replay needs.
+//
+// The spread is triangular: it keeps the mean delay, and so the request
+// count, of the plain schedule, but puts less weight near +Jitter than a
+// uniform spread, which keeps the worst detection lags at the cap shorter
+// (p95 14.6 s instead of 15.0 s at the 15 s default), while waits started
+// together still drift apart.
+func (s PollSchedule) Delay(attempt int, u float64) time.Duration {
+	d := float64(s.Min)
+	for i := 1; i < attempt && d < float64(s.Max) && s.Multiplier > 1; i++ {
+		d *= s.Multiplier
 	}
-	d = min(d, float64(cfg.max))
-	if cfg.jitter > 0 {
-		d *= 1 + cfg.jitter*(rand.Float64()+rand.Float64()-1)
+	d = min(d, float64(s.Max))
+	if s.Jitter > 0 {
+		d *= 1 + s.Jitter*triangular(u)
 	}
 	return time.Duration(d)
+}
+
+// triangular maps a uniform draw u in [0, 1) onto the triangular
+// distribution on [-1, 1] (the inverse of its distribution function), the
+// same spread as the mean of two uniform draws, from one draw.
+func triangular(u float64) float64 {
+	u = min(max(u, 0), 1)
+	if u < 0.5 {
+		return math.Sqrt(2*u) - 1
+	}
+	return 1 - math.Sqrt(2*(1-u))
+}
+
+// schedule is the wait's schedule as a [PollSchedule].
+func (cfg *waitConfig) schedule() PollSchedule {
+	return PollSchedule{Min: cfg.min, Max: cfg.max, Multiplier: cfg.multiplier, Jitter: cfg.jitter}
+}
+
+// delay returns the n-th delay (n ≥ 1) of the wait's schedule, with a
+// fresh random draw.
+func (cfg *waitConfig) delay(n int) time.Duration {
+	return cfg.schedule().Delay(n, rand.Float64())
 }
 
 // pollTarget is what a vendor plugs into the polling core: how to read the
@@ -372,6 +415,9 @@ type inputError struct{ err error }
 
 func (e *inputError) Error() string { return e.err.Error() }
 func (e *inputError) Unwrap() error { return e.err }
+
+// Is makes every input error match [ErrInvalidInput].
+func (e *inputError) Is(target error) bool { return target == ErrInvalidInput }
 
 // Wait polls any export a service returned until it reaches a terminal
 // state, with the same schedule and errors as the services' Wait methods.

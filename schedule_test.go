@@ -1,0 +1,59 @@
+package exportkit_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/exportkit/exportkit"
+)
+
+func TestPollScheduleDelay(t *testing.T) {
+	s := exportkit.DefaultPollSchedule()
+	tests := []struct {
+		name    string
+		attempt int
+		u       float64
+		want    time.Duration
+	}{
+		{"first delay, centre draw", 1, 0.5, 2 * time.Second},
+		{"second delay grows by 1.5", 2, 0.5, 3 * time.Second},
+		{"capped at the maximum", 20, 0.5, 15 * time.Second},
+		{"lowest draw spreads down by the jitter", 1, 0, 1600 * time.Millisecond},
+		{"draw near one spreads up by nearly the jitter", 20, 0.999999, 18 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := s.Delay(tt.attempt, tt.u)
+			if d := got - tt.want; d < -5*time.Millisecond || d > 5*time.Millisecond {
+				t.Fatalf("Delay(%d, %v) = %v, want %v", tt.attempt, tt.u, got, tt.want)
+			}
+			if again := s.Delay(tt.attempt, tt.u); again != got {
+				t.Fatalf("Delay is not pure: %v then %v", got, again)
+			}
+		})
+	}
+}
+
+func TestPollScheduleMeanKeepsThePlainSchedule(t *testing.T) {
+	s := exportkit.DefaultPollSchedule()
+	const n = 10000
+	var sum time.Duration
+	for i := range n {
+		sum += s.Delay(1, (float64(i)+0.5)/n)
+	}
+	if mean := sum / n; mean < 1990*time.Millisecond || mean > 2010*time.Millisecond {
+		t.Fatalf("mean first delay = %v, want 2s", mean)
+	}
+}
+
+func TestInvalidInputIsRecognisable(t *testing.T) {
+	c, err := exportkit.NewClient(exportkit.WithBrainbaseAPIKey("k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Exports.Get(t.Context(), "..")
+	if !errors.Is(err, exportkit.ErrInvalidInput) {
+		t.Fatalf("Get(\"..\") = %v, want ErrInvalidInput", err)
+	}
+}
