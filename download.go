@@ -196,6 +196,30 @@ func (c *Client) Download(ctx context.Context, e Export, w io.Writer, opts ...Do
 	return c.download(ctx, src, w, opts)
 }
 
+// DownloadFile downloads any export's file to path, atomically: the bytes
+// go to path + ".partial", which is synced and renamed over path only once
+// the download is complete and verified. The export's own download URL is
+// used first, without another status read, and a fresh one read from the
+// vendor when it has expired.
+func (c *Client) DownloadFile(ctx context.Context, e Export, path string, opts ...DownloadOption) (*DownloadResult, error) {
+	src, err := c.sourceFor(e)
+	if err != nil {
+		return nil, err
+	}
+	return c.downloadFile(ctx, src, path, opts)
+}
+
+// Open returns a reader of any export's file. It resumes under the
+// caller's reads and, at the end, returns a verification failure instead
+// of [io.EOF]. The caller must close it.
+func (c *Client) Open(ctx context.Context, e Export, opts ...DownloadOption) (io.ReadCloser, error) {
+	src, err := c.sourceFor(e)
+	if err != nil {
+		return nil, err
+	}
+	return c.open(ctx, src, opts)
+}
+
 // download copies the file to w through a transfer, which resumes and
 // verifies under the copy loop.
 func (c *Client) download(ctx context.Context, src *fileSource, w io.Writer, opts []DownloadOption) (*DownloadResult, error) {

@@ -2,6 +2,10 @@ package exportkit_test
 
 import (
 	"errors"
+	"github.com/exportkit/exportkit/exporttest"
+	"io"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -55,5 +59,37 @@ func TestInvalidInputIsRecognisable(t *testing.T) {
 	_, err = c.Exports.Get(t.Context(), "..")
 	if !errors.Is(err, exportkit.ErrInvalidInput) {
 		t.Fatalf("Get(\"..\") = %v, want ErrInvalidInput", err)
+	}
+}
+
+func TestClientDownloadFileAndOpenTakeAnyExport(t *testing.T) {
+	srv := exporttest.NewServer(exporttest.ReadyAfter(0))
+	defer srv.Close()
+	c := srv.Client()
+	e, err := c.Exports.Create(t.Context(), &exportkit.LogExportRequest{Format: "CSV"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready, err := c.Wait(t.Context(), e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "logs.csv")
+	res, err := c.DownloadFile(t.Context(), ready, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Size() != res.Bytes {
+		t.Fatalf("file: %v, size %d, want %d", err, fi.Size(), res.Bytes)
+	}
+	rc, err := c.Open(t.Context(), ready)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	n, err := io.Copy(io.Discard, rc)
+	if err != nil || n != res.Bytes {
+		t.Fatalf("Open read %d bytes, %v; want %d", n, err, res.Bytes)
 	}
 }
