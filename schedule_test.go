@@ -2,7 +2,6 @@ package exportkit_test
 
 import (
 	"errors"
-	"github.com/exportkit/exportkit/exporttest"
 	"io"
 	"os"
 	"path/filepath"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/exportkit/exportkit"
+	"github.com/exportkit/exportkit/exporttest"
 )
 
 func TestPollScheduleDelay(t *testing.T) {
