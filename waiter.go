@@ -57,6 +57,19 @@ func (w *Waiter) Wait(ctx context.Context) (Export, error) {
 	return e, err
 }
 
+// Poll reads the export's status once, at once, and returns it as read: one
+// step of [Waiter.Wait], for callers that keep the schedule themselves (a
+// durable workflow's timers between short status reads, say, with
+// [PollSchedule] for the delays). A failed, expired or canceled export is
+// returned with a nil error: its Err says why. The error is the read's
+// own: a 404 is returned as such (no not-found grace), a 429 as an
+// [*APIError] with its RetryAfter. A Kore export that another replaced is
+// returned with an error matching [ErrExportSuperseded].
+func (w *Waiter) Poll(ctx context.Context) (Export, error) {
+	e, _, err := w.t.read(ctx)
+	return e, err
+}
+
 // ResumeToken returns an opaque, URL-safe string that [Client.ResumeWait]
 // takes up again, in this process or another. It names the vendor, the kind
 // of wait, the ids and when the wait began; it holds no credential and no
