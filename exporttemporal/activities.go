@@ -97,7 +97,7 @@ func (a *Activities) CreateExport(ctx context.Context, req CreateRequest) (Expor
 // of one activity shares: the namespace, the workflow execution and the
 // activity id.
 func idempotencyKey(info activity.Info) string {
-	sum := sha256.Sum256([]byte(info.WorkflowNamespace + "\x00" + info.WorkflowExecution.ID + "\x00" +
+	sum := sha256.Sum256([]byte(info.Namespace + "\x00" + info.WorkflowExecution.ID + "\x00" +
 		info.WorkflowExecution.RunID + "\x00" + info.ActivityID))
 	return "exporttemporal-" + hex.EncodeToString(sum[:16])
 }
@@ -218,7 +218,7 @@ func (a *Activities) WaitExport(ctx context.Context, req WaitRequest) (WaitOutpu
 			return WaitOutput{}, asTemporal(ctx, err, st.Export)
 		}
 		if next == nil {
-			return WaitOutput{Export: st.Export, Polls: st.Polls}, nil
+			return WaitOutput(st), nil
 		}
 		hb.set(func(s *waitHeartbeat) { s.Export = *next })
 		hb.beat()

@@ -154,7 +154,9 @@ type WaitRequest struct {
 }
 
 // WaitOutput is the result of [Activities.WaitExport]: the ready export,
-// and the status reads of the wait, all attempts together.
+// and the status reads of the wait, all attempts together as far as their
+// heartbeats carried them (Temporal throttles heartbeats, so the last
+// reads of a lost attempt may be missing from the count).
 type WaitOutput struct {
 	Export ExportInfo
 	Polls  int
