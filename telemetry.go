@@ -540,10 +540,10 @@ func (c *Client) poll(ctx context.Context, t *pollTarget, cfg waitConfig) (Expor
 
 // waitTel is one instrumented wait.
 type waitTel struct {
-	tel   *telemetry
-	ctx   context.Context
-	span  trace.Span
-	start time.Time
+	tel    *telemetry
+	ctx    context.Context
+	span   trace.Span
+	start  time.Time
 	polls  atomic.Int64
 	vendor Vendor
 	attrs  attribute.Set // vendor: for the polls counter
