@@ -211,7 +211,7 @@ func assertNoSecretRecorded(t *testing.T, tel *telemetry, secrets []string) {
 	var texts []string
 	addAttrs := func(where string, kvs []attribute.KeyValue) {
 		for _, kv := range kvs {
-			texts = append(texts, where+" "+string(kv.Key)+"="+kv.Value.Emit())
+			texts = append(texts, where+" "+string(kv.Key)+"="+kv.Value.String())
 		}
 	}
 	spans := tel.ended()

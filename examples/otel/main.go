@@ -145,7 +145,7 @@ func printTree(out io.Writer, spans []sdktrace.ReadOnlySpan, parent trace.SpanID
 		line := fmt.Sprintf("%*s%s", 2*depth, "", s.Name())
 		for _, kv := range s.Attributes() {
 			if show[string(kv.Key)] {
-				line += fmt.Sprintf(" %s=%s", kv.Key, kv.Value.Emit())
+				line += fmt.Sprintf(" %s=%s", kv.Key, kv.Value.String())
 			}
 		}
 		if s.Status().Code == codes.Error {
