@@ -29,6 +29,11 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
+// QUALITY.md 25: no span attribute, span event or metric attribute holds a
+// signed URL's query value, an API key, a JWT or a bearer token; url.full
+// keeps the query keys with REDACTED values; storage requests carry no
+// propagated header.
+//
 // These tests run waits and downloads against exporttest (in memory, on
 // synctest's fake clock) with a span recorder and a manual metric reader,
 // and check the span tree, the attributes, the metric sums, and that no
