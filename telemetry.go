@@ -278,8 +278,9 @@ func (t *telemetry) roundTripAPI(next http.RoundTripper, req *http.Request, v Ve
 		return next.RoundTrip(req)
 	}
 	span := t.startHTTP(&ctx, req, v)
-	if n, ok := ctx.Value(attemptKey{}).(*atomic.Int32); ok && span.IsRecording() {
-		if resend := n.Add(1) - 1; resend > 0 {
+	if n, ok := ctx.Value(attemptKey{}).(*atomic.Int32); ok {
+		// Counted whether or not this attempt is sampled.
+		if resend := n.Add(1) - 1; resend > 0 && span.IsRecording() {
 			span.SetAttributes(attribute.Int(attrHTTPResend, int(resend)))
 		}
 	}
