@@ -730,15 +730,17 @@ func (d *downloadTel) reader(rc io.ReadCloser) io.ReadCloser {
 type downloadReader struct {
 	rc io.ReadCloser
 	d  *downloadTel
+	n  int64 // bytes delivered to the caller
 }
 
 var errClosedEarly = errors.New("closed before the end of the file")
 
 func (r *downloadReader) Read(p []byte) (int, error) {
 	n, err := r.rc.Read(p)
+	r.n += int64(n)
 	switch {
 	case err == io.EOF:
-		var res *DownloadResult
+		res := &DownloadResult{Bytes: r.n} // when the reader cannot say more
 		if rr, ok := r.rc.(interface{ result() *DownloadResult }); ok {
 			res = rr.result()
 		}
