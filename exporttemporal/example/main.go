@@ -136,7 +136,7 @@ func demo(ctx context.Context) error {
 	if err := run.Get(ctx, &out); err != nil {
 		return err
 	}
-	fmt.Printf("   worker 2 took the wait up from worker 1's heartbeat: export %s %s after %d status reads in all\n",
+	fmt.Printf("   worker 2 took the wait up from worker 1's heartbeat: export %s %s after %d status reads (as the heartbeats counted them)\n",
 		out.Export.ID, out.Export.State, out.Polls)
 	return nil
 }
