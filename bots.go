@@ -303,7 +303,7 @@ func (s *BotsService) target(botID string, ours startedExport, started time.Time
 }
 
 func (s *BotsService) source(botID string, ours startedExport, known *BotExport) *fileSource {
-	src := &fileSource{vendor: Kore, id: botID, locate: func(ctx context.Context) (*fileLocation, error) {
+	src := &fileSource{vendor: Kore, id: botID, key: "kore:" + botID + ":" + ours.id, locate: func(ctx context.Context) (*fileLocation, error) {
 		e, _, err := s.status(ctx, botID)
 		if err != nil {
 			return nil, err

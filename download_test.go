@@ -32,7 +32,7 @@ func TestDownloadEveryVendor(t *testing.T) {
 			e := newEnv(t, data)
 			e.api.sha1 = sha1Hex(data)
 			var buf bytes.Buffer
-			res, err := vendorDownload(context.Background(), e.client, v, &buf)
+			res, err := vendorDownload(context.Background(), e.client, v, &buf, exportkit.WithSHA1())
 			require.NoError(t, err)
 			assert.Equal(t, data, buf.Bytes())
 			assert.Equal(t, int64(len(data)), res.Bytes)
@@ -67,7 +67,7 @@ func TestDownloadResumesAfterReset(t *testing.T) {
 				e := newEnv(t, data)
 				e.storage.faults[0] = fault{cutAt: tc.cut}
 				var buf bytes.Buffer
-				res, err := vendorDownload(context.Background(), e.client, v, &buf)
+				res, err := vendorDownload(context.Background(), e.client, v, &buf, exportkit.WithSHA1())
 				require.NoError(t, err)
 				require.True(t, bytes.Equal(data, buf.Bytes()), "content differs")
 				assert.Equal(t, 1, res.Resumes)
@@ -462,11 +462,21 @@ func TestDownloadFileConcurrentSamePath(t *testing.T) {
 	assert.Contains(t, err.Error(), "another download")
 	cancel()
 	require.ErrorIs(t, <-done, context.Canceled)
-	assertDirEmpty(t, dir)
+	// Nothing reached the path; the cancelled download keeps what it had
+	// received, with its state, for a later run (nothing when the
+	// cancellation came before the first bytes).
+	_, err = os.Stat(path)
+	assert.ErrorIs(t, err, os.ErrNotExist)
+	if _, err := os.Stat(path + ".partial"); err == nil {
+		assertDirHolds(t, dir, "x.csv.partial", "x.csv.partial.state")
+	} else {
+		assertDirEmpty(t, dir)
+	}
 }
 
 // QUALITY.md 14: cancelling mid-body returns within 100 ms and leaves no
-// file at the path (goleak checks the goroutines in TestMain).
+// file at the path (goleak checks the goroutines in TestMain); the partial
+// file and its state stay for a later run.
 func TestDownloadFileCancelMidBody(t *testing.T) {
 	data := testData(1 << 20)
 	e := newEnv(t, data)
@@ -490,7 +500,7 @@ func TestDownloadFileCancelMidBody(t *testing.T) {
 	got, rerr := os.ReadFile(path)
 	require.NoError(t, rerr)
 	assert.Equal(t, "old", string(got))
-	assertDirHolds(t, dir, "x.csv")
+	assertDirHolds(t, dir, "x.csv", "x.csv.partial", "x.csv.partial.state")
 	assert.Contains(t, err.Error(), `exportkit: brainbase: download "ex1"`)
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,6 +20,9 @@ import (
 type cmdOpts struct {
 	json, quiet, force bool
 	sha1               bool
+	noResume           bool
+	connections        int
+	partSize           sizeFlag
 	baseURL            string
 	timeout            time.Duration
 	poll               pollFlag
@@ -46,6 +50,9 @@ func (o *cmdOpts) register(fs *flag.FlagSet, cmd string) {
 		fs.StringVar(&o.output, "o", "", "output file, - for stdout")
 		fs.BoolVar(&o.force, "force", false, "overwrite the output file")
 		fs.BoolVar(&o.sha1, "sha1", false, "compute the file's SHA-1 even when the vendor gives none to verify")
+		fs.BoolVar(&o.noResume, "no-resume", false, "start over instead of going on from an interrupted download's partial file")
+		fs.IntVar(&o.connections, "connections", 0, "parallel range requests at most (default 8; 1 = one stream)")
+		fs.Var(&o.partSize, "part-size", "bytes per ranged part: 8MiB, 512KiB, 1GiB or plain bytes (default 8MiB)")
 	case "list":
 		fs.IntVar(&o.limit, "limit", 0, "at most this many (memsolus default 100, orbit 25)")
 	case "create":
@@ -529,17 +536,38 @@ func (r *runner) download(ctx context.Context, t target) error {
 		return err
 	}
 	tk.status("ready; downloading")
+	// A state file beside the partial file means an earlier run can be
+	// gone on from: say so at the first progress report.
+	resuming := r.o.output != "-" && !r.o.noResume && fileExists(r.o.output+".partial.state")
 	opts := []exportkit.DownloadOption{
-		exportkit.WithProgress(func(p exportkit.Progress) { tk.progress(progressInfo{p.Done, p.Total}) }),
+		exportkit.WithProgress(func(p exportkit.Progress) {
+			if resuming {
+				resuming = false
+				if p.Done > 0 && !r.o.quiet {
+					fmt.Fprintf(r.stderr, "%s: resuming at %s of %s\n", t, formatBytes(p.Done), formatBytes(p.Total))
+				}
+			}
+			tk.progress(progressInfo{p.Done, p.Total})
+		}),
 	}
-	if !r.o.sha1 { // hash only what is to be verified: SHA-1 costs more than the transfer
-		opts = append(opts, exportkit.WithoutSHA1())
+	if r.o.sha1 {
+		opts = append(opts, exportkit.WithSHA1())
+	}
+	if r.o.noResume {
+		opts = append(opts, exportkit.WithoutResume())
+	}
+	if r.o.connections != 0 {
+		opts = append(opts, exportkit.WithConnections(r.o.connections))
+	}
+	if r.o.partSize.set {
+		opts = append(opts, exportkit.WithPartSize(r.o.partSize.n))
 	}
 	var res *exportkit.DownloadResult
 	if r.o.output == "-" {
 		res, err = r.c.Download(ctx, e, r.stdout, opts...)
 	} else {
-		res, err = downloadFile(ctx, r.c, e, r.o.output, opts...)
+		// The export in hand carries its URL: no status read before the bytes.
+		res, err = r.c.DownloadFile(ctx, e, r.o.output, opts...)
 	}
 	if err != nil {
 		tk.finish("download failed", true)
@@ -563,21 +591,36 @@ func (r *runner) download(ctx context.Context, t target) error {
 	}, r.o.json)
 }
 
-// downloadFile downloads a ready export to path with its service's
-// DownloadFile: the file appears at path only once complete, verified and
-// synced, and a failure or Ctrl-C leaves nothing there.
-func downloadFile(ctx context.Context, c *exportkit.Client, e exportkit.Export, path string, opts ...exportkit.DownloadOption) (*exportkit.DownloadResult, error) {
-	switch e := e.(type) {
-	case *exportkit.LogExport:
-		return c.Exports.DownloadFile(ctx, e.ID, path, opts...)
-	case *exportkit.MemoryExport:
-		return c.Memories.DownloadFile(ctx, e.ID, path, opts...)
-	case *exportkit.AudienceExport:
-		return c.Audiences.DownloadFile(ctx, e.Ref(), path, opts...)
-	case *exportkit.BotExport:
-		return c.Bots.DownloadFile(ctx, e.Bot(), path, opts...)
+func fileExists(name string) bool {
+	_, err := os.Stat(name)
+	return err == nil
+}
+
+// sizeFlag is a byte count: plain bytes or with a KiB, MiB or GiB suffix.
+type sizeFlag struct {
+	n   int64
+	set bool
+}
+
+func (f *sizeFlag) String() string { return strconv.FormatInt(f.n, 10) }
+
+func (f *sizeFlag) Set(s string) error {
+	num, mult := strings.TrimSpace(s), int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}} {
+		if v, ok := strings.CutSuffix(num, u.suffix); ok {
+			num, mult = strings.TrimSpace(v), u.mult
+			break
+		}
 	}
-	return nil, fmt.Errorf("exportkit: %s: %s %q has no file to download", e.Vendor(), fmt.Sprintf("%T", e), e.ExportID())
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n <= 0 || n > (1<<50)/mult {
+		return fmt.Errorf("%q is not a size (plain bytes, or a number with KiB, MiB or GiB)", s)
+	}
+	f.n, f.set = n*mult, true
+	return nil
 }
 
 func (r *runner) list(ctx context.Context, t target) error {

@@ -116,7 +116,7 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if !*asJSON {
 		fmt.Fprintf(stdout, "exportkit demo: the four vendor APIs, faked on %s (no account, no network needed).\n", d.srv.URL())
 		fmt.Fprintf(stdout, "Script: exports get ready after %s; one Orbit run fails with %s;\n", demoReadyAfter, demoFailCode)
-		fmt.Fprintf(stdout, "Kore's first status read gets 429 Retry-After %ss; Brainbase's download is cut halfway.\n", demoRetryAfter)
+		fmt.Fprintf(stdout, "Kore's first status read gets 429 Retry-After %ss; Brainbase's download is cut a quarter of the way in.\n", demoRetryAfter)
 		fmt.Fprintf(stdout, "Polling every %s to %s (the SDK's default is %s to %s) to keep the demo short.\n\n",
 			demoPollMin, demoPollMax, exportkit.DefaultPollMin, exportkit.DefaultPollMax)
 	}
@@ -187,14 +187,14 @@ func (d *demo) flows() []*flow {
 			},
 			arm: func(e exportkit.Export) func() {
 				// The storage path holds the export id: only this download is cut.
-				srv.Inject(exporttest.OnStorage().Path(e.ExportID()).ResetAfter(demoFileSize / 2))
+				srv.Inject(exporttest.OnStorage().Path(e.ExportID()).ResetAfter(demoFileSize / 4)) // within the first part
 				return func() {}
 			},
 			check: func(f *flow) (string, bool) {
 				if f.res.Resumes == 0 {
 					return "the cut download did not resume", false
 				}
-				return fmt.Sprintf("cut at 50%%, resumed %d×", f.res.Resumes), true
+				return fmt.Sprintf("cut at 25%%, resumed %d×", f.res.Resumes), true
 			},
 		},
 		{
@@ -290,7 +290,7 @@ func (d *demo) run(ctx context.Context, f *flow) {
 	f.ready = time.Since(start)
 	tk.status("ready; downloading")
 	path := filepath.Join(d.dir, string(f.vendor)+"-"+e.ExportID())
-	f.res, err = downloadFile(ctx, d.c, e, path,
+	f.res, err = d.c.DownloadFile(ctx, e, path, exportkit.WithSHA1(),
 		exportkit.WithProgress(func(p exportkit.Progress) { tk.progress(progressInfo{p.Done, p.Total}) }))
 	if err != nil {
 		end(err)
