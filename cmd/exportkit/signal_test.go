@@ -8,6 +8,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -81,4 +82,10 @@ func TestInterrupt(t *testing.T) {
 			t.Errorf("%s not kept after Ctrl-C: %v", p, err)
 		}
 	}
+	// The next run goes on from there and says so.
+	r := cli(t, srv, "download", "brainbase", ref.ID, "-o", out).must(t, exitOK)
+	if !regexp.MustCompile(`resuming at [0-9.]+ [KM]iB of 8.00 MiB`).MatchString(r.stderr) {
+		t.Errorf("no resume line on stderr:\n%s", r.stderr)
+	}
+	checkFile(t, out, srv.File(exportkit.Brainbase, ref.ID))
 }

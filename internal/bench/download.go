@@ -199,7 +199,7 @@ func (h *HeapSampler) Stop() uint64 {
 // io.TeeReader(sha1) copy.
 type DownloadReport struct {
 	Size                int64
-	SDK                 float64 // MB/s with SHA-1 (the default), median of the rounds
+	SDK                 float64 // MB/s with SHA-1 (WithSHA1), median of the rounds
 	SDKNoHash           float64 // MB/s without SHA-1 (the default when none is to be verified)
 	Copy, Tee           float64 // MB/s of the bare copies
 	RatioCopy, RatioTee float64 // SDKNoHash / Copy, SDK / Tee

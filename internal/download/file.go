@@ -273,13 +273,19 @@ func (fj *fileJob) resume(ctx context.Context, cfg Config, src *Source, st *stat
 		parts[i].got.Store(sp[2])
 		j.reused += sp[2]
 	}
+	var s *stream
 	if len(parts) == 1 {
-		s := newStream(j)
+		s = newStream(j)
 		s.off = parts[0].got.Load()
 		if j.ver.hashed < s.off {
 			s.off = j.ver.hashed // the stream hashes what it reads: go on from the hashed prefix
 			j.reused = s.off
 		}
+	}
+	if j.cfg.Progress != nil {
+		j.cfg.Progress(j.reused, j.total) // where it goes on from, at once
+	}
+	if s != nil {
 		return fj.stream(s)
 	}
 	p := newParallel(j, parts, fj.f)
