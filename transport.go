@@ -3,8 +3,6 @@ package exportkit
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -250,17 +248,7 @@ func isDialError(err error) bool {
 // retryableTransportError is false for errors that another attempt cannot
 // fix: bad certificates, bad URLs, refused redirects.
 func retryableTransportError(err error) bool {
-	var (
-		unknownCA *x509.UnknownAuthorityError
-		verify    *tls.CertificateVerificationError
-		hostname  x509.HostnameError
-	)
-	switch {
-	case errors.As(err, &unknownCA), errors.As(err, &verify), errors.As(err, &hostname),
-		errors.Is(err, ErrUnsafeURL), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return false
-	}
-	return !strings.Contains(err.Error(), "unsupported protocol scheme")
+	return !errors.Is(err, ErrUnsafeURL) && httpx.RetryableTransportError(err)
 }
 
 // request describes one API call.
@@ -415,39 +403,9 @@ func segment(what, id string) (string, error) {
 	return url.PathEscape(id), nil
 }
 
-// redactedURLError is a *url.Error with its URL redacted: net/http puts the
-// whole URL, signed query included, in its errors.
-type redactedURLError struct {
-	op, url string
-	err     error
-}
-
-func (e *redactedURLError) Error() string {
-	return e.op + " " + e.url + ": " + redactText(e.err.Error())
-}
-func (e *redactedURLError) Unwrap() error { return e.err }
-
-// Timeout reports whether the underlying error was a timeout.
-func (e *redactedURLError) Timeout() bool {
-	var t interface{ Timeout() bool }
-	return errors.As(e.err, &t) && t.Timeout()
-}
-
 // cleanError redacts the URL in a *url.Error and keeps its cause for
 // errors.Is and errors.As.
-func cleanError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		u := ue.URL
-		if p, perr := url.Parse(u); perr == nil {
-			u = httpx.RedactURL(p)
-		} else {
-			u = httpx.RedactURLString(u)
-		}
-		return &redactedURLError{op: ue.Op, url: u, err: ue.Err}
-	}
-	return err
-}
+func cleanError(err error) error { return httpx.CleanError(err) }
 
 // parseRetryAfter parses a Retry-After value (seconds or HTTP date).
 func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {

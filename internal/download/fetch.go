@@ -2,7 +2,6 @@ package download
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -230,39 +229,8 @@ func (j *job) statusError(resp *http.Response) error {
 	return &StatusError{StatusCode: resp.StatusCode, RetryAfter: ra, Err: err}
 }
 
-// redactedURLError is a *url.Error with its URL redacted: net/http puts the
-// whole URL, signed query included, in its errors.
-type redactedURLError struct {
-	op, url string
-	err     error
-}
-
-func (e *redactedURLError) Error() string {
-	return e.op + " " + e.url + ": " + httpx.RedactText(e.err.Error())
-}
-func (e *redactedURLError) Unwrap() error { return e.err }
-
-// Timeout reports whether the underlying error was a timeout.
-func (e *redactedURLError) Timeout() bool {
-	var t interface{ Timeout() bool }
-	return errors.As(e.err, &t) && t.Timeout()
-}
-
-// CleanError redacts the URL in a *url.Error and keeps its cause for
-// errors.Is and errors.As.
-func CleanError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		u := ue.URL
-		if p, perr := url.Parse(u); perr == nil {
-			u = httpx.RedactURL(p)
-		} else {
-			u = httpx.RedactURLString(u)
-		}
-		return &redactedURLError{op: ue.Op, url: u, err: ue.Err}
-	}
-	return err
-}
+// CleanError redacts the URL in a *url.Error and keeps its cause.
+func CleanError(err error) error { return httpx.CleanError(err) }
 
 // validator returns an ETag or Last-Modified value when it is short
 // printable ASCII that can be sent back in a header, else "".

@@ -2,8 +2,6 @@ package download
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/exportkit/exportkit/internal/httpx"
 )
 
 // Resume backoff: short, because a dropped connection to a storage host is
@@ -295,21 +295,7 @@ func transient(err error) bool {
 	return retryableTransportError(err)
 }
 
-// retryableTransportError is false for errors that another attempt cannot
-// fix: bad certificates, bad URLs, refused redirects.
-func retryableTransportError(err error) bool {
-	var (
-		unknownCA *x509.UnknownAuthorityError
-		verify    *tls.CertificateVerificationError
-		hostname  x509.HostnameError
-	)
-	switch {
-	case errors.As(err, &unknownCA), errors.As(err, &verify), errors.As(err, &hostname),
-		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return false
-	}
-	return !strings.Contains(err.Error(), "unsupported protocol scheme")
-}
+func retryableTransportError(err error) bool { return httpx.RetryableTransportError(err) }
 
 // expired reports a storage host refusing a signed URL.
 func expired(err error) bool {
