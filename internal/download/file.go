@@ -104,11 +104,13 @@ type fileJob struct {
 
 	ckMu     sync.Mutex
 	lastSave time.Time
+	saveMu   sync.Mutex
 }
 
-// snapshot is the state of the download now. The bytes it counts must be
-// synced before it is written.
-func (fj *fileJob) snapshot(parts [][3]int64) (*state, error) {
+// snapshot is the state of the download now: the hash state first, then
+// the ranges, so that the hashed prefix never runs past the ranges done.
+// The bytes it counts must be synced before it is written.
+func (fj *fileJob) snapshot(parts func() [][3]int64) (*state, error) {
 	j := fj.j
 	if j.etag == "" || j.total <= 0 {
 		return nil, nil // cannot be resumed: nothing to save
@@ -117,27 +119,33 @@ func (fj *fileJob) snapshot(parts [][3]int64) (*state, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &state{Version: stateVersion, Key: j.src.Key, Size: j.total, ETag: j.etag, Parts: parts, Hash: h,
+	st := &state{Version: stateVersion, Key: j.src.Key, Size: j.total, ETag: j.etag, Parts: parts(), Hash: h,
 		HeaderSHA1: j.ver.headerSHA1, ContentType: j.contentType, FileName: j.fileName}
 	st.Sum = st.checksum()
 	return st, nil
 }
 
-// checkpoint syncs the partial file and then writes the state (to a
-// temporary file renamed over the state file), so that a state file never
-// claims bytes that are not on disk. With force false it does so at most
-// every checkpointEvery.
-func (fj *fileJob) checkpoint(parts func() [][3]int64, force bool) error {
+// due reports whether a periodic checkpoint is due, and then counts it as
+// taken.
+func (fj *fileJob) due() bool {
 	fj.ckMu.Lock()
 	defer fj.ckMu.Unlock()
-	if !force && time.Since(fj.lastSave) < checkpointEvery {
-		return nil
+	if time.Since(fj.lastSave) < checkpointEvery {
+		return false
 	}
 	fj.lastSave = time.Now()
-	st, err := fj.snapshot(parts())
-	if err != nil || st == nil {
-		return err
+	return true
+}
+
+// save syncs the partial file and then writes st (to a temporary file
+// renamed over the state file), so that a state file never claims bytes
+// that are not on disk.
+func (fj *fileJob) save(st *state) error {
+	if st == nil {
+		return nil
 	}
+	fj.saveMu.Lock()
+	defer fj.saveMu.Unlock()
 	if err := fj.f.Sync(); err != nil {
 		return err
 	}
@@ -151,6 +159,71 @@ func (fj *fileJob) checkpoint(parts func() [][3]int64, force bool) error {
 		return err
 	}
 	return os.Rename(tmp, fj.state)
+}
+
+// checkpoint takes a snapshot now and saves it.
+func (fj *fileJob) checkpoint(parts func() [][3]int64) error {
+	st, err := fj.snapshot(parts)
+	if err != nil {
+		return err
+	}
+	return fj.save(st)
+}
+
+// saver writes the snapshots a download takes while it runs in the
+// background, so that the sync never holds up the transfer: when it is
+// busy, the newest snapshot waits and older ones are dropped.
+type saver struct {
+	fj   *fileJob
+	ch   chan *state
+	done chan struct{}
+	once sync.Once
+}
+
+func (fj *fileJob) startSaver() *saver {
+	sv := &saver{fj: fj, ch: make(chan *state, 1), done: make(chan struct{})}
+	go func() {
+		defer close(sv.done)
+		for st := range sv.ch {
+			_ = fj.save(st) // a failed periodic save costs only a longer resume
+		}
+	}()
+	return sv
+}
+
+// offer hands a snapshot to the saver, in place of one still waiting.
+func (sv *saver) offer(st *state) {
+	if st == nil {
+		return
+	}
+	for {
+		select {
+		case sv.ch <- st:
+			return
+		default:
+		}
+		select {
+		case <-sv.ch:
+		default:
+		}
+	}
+}
+
+// periodic takes a snapshot when one is due and offers it.
+func (sv *saver) periodic(parts func() [][3]int64) {
+	if !sv.fj.due() {
+		return
+	}
+	if st, err := sv.fj.snapshot(parts); err == nil {
+		sv.offer(st)
+	}
+}
+
+// stop waits for the saver to write what it holds. It may be called more
+// than once.
+func (sv *saver) stop() {
+	sv.once.Do(func() { close(sv.ch) })
+	<-sv.done
 }
 
 func (fj *fileJob) removeState() {
@@ -303,12 +376,14 @@ func (fj *fileJob) parallel(p *parallel) (*Result, error) {
 		}
 		return out
 	}
+	sv := fj.startSaver()
 	p.onPart = func(pt *part) {
 		writebackHint(fj.f, pt.start, pt.size())
-		_ = fj.checkpoint(snap, false)
+		sv.periodic(snap)
 	}
 	p.start()
 	err := p.hashFile()
+	sv.stop()
 	if err == nil {
 		err = j.ver.finish(p.done(), j.total)
 		if err == nil {
@@ -317,7 +392,7 @@ func (fj *fileJob) parallel(p *parallel) (*Result, error) {
 		}
 	}
 	if keep(err) {
-		if cerr := fj.checkpoint(snap, true); cerr != nil {
+		if cerr := fj.checkpoint(snap); cerr != nil {
 			return nil, errors.Join(err, cerr)
 		}
 	}
@@ -329,6 +404,8 @@ func (fj *fileJob) parallel(p *parallel) (*Result, error) {
 func (fj *fileJob) stream(s *stream) (*Result, error) {
 	j := s.j
 	defer s.Close()
+	sv := fj.startSaver()
+	defer sv.stop()
 	w := newFileWriter(fj.f, s.off)
 	snap := func() [][3]int64 { return [][3]int64{{0, j.total, w.off}} }
 	bp := copyBuffers.Get().(*[]byte)
@@ -342,7 +419,7 @@ func (fj *fileJob) stream(s *stream) (*Result, error) {
 				return nil, err
 			}
 			if j.etag != "" {
-				_ = fj.checkpoint(snap, false)
+				sv.periodic(snap)
 			}
 		}
 		if rerr == io.EOF {
@@ -350,7 +427,8 @@ func (fj *fileJob) stream(s *stream) (*Result, error) {
 		}
 		if rerr != nil {
 			if keep(rerr) && j.etag != "" {
-				if cerr := fj.checkpoint(snap, true); cerr != nil {
+				sv.stop()
+				if cerr := fj.checkpoint(snap); cerr != nil {
 					return nil, errors.Join(rerr, cerr)
 				}
 			}
