@@ -20,7 +20,8 @@ import (
 type fileServer struct {
 	*httptest.Server
 	data    []byte
-	noRange bool // no Accept-Ranges, Range ignored
+	noRange bool         // no Accept-Ranges, Range ignored
+	pace    atomic.Int64 // nanoseconds of pause after each 32 KiB written (a slow link)
 
 	mu     sync.Mutex
 	etag   string
@@ -132,6 +133,9 @@ func (s *fileServer) write(w http.ResponseWriter, b []byte) {
 			return
 		}
 		b = b[n:]
+		if d := time.Duration(s.pace.Load()); d > 0 {
+			time.Sleep(d)
+		}
 	}
 }
 
