@@ -319,7 +319,10 @@ func (fj *fileJob) fresh(ctx context.Context, cfg Config, src *Source) (*Result,
 	}
 	fj.j = j
 	if j.eligible(s.status) {
-		preallocate(fj.f, j.total)
+		if err := preallocate(fj.f, j.total); err != nil {
+			s.Close()
+			return nil, writeError(err)
+		}
 		p := newParallel(j, planParts(j.total, j.cfg.PartSize), fj.f)
 		p.handFirst(s)
 		return fj.parallel(p)

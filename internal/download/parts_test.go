@@ -252,3 +252,21 @@ func TestFileSamePathAtOnce(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, bytes.Equal(data, got))
 }
+
+// A reader closed half way stops every connection (goleak checks) and
+// reads ErrClosed after; memory stays within connections × part size.
+func TestOpenCloseHalfWay(t *testing.T) {
+	data := testData(testSize)
+	s := newFileServer(t, data)
+	r, err := Open(t.Context(), testConfig(t), testSource(s, "t:1", nil))
+	require.NoError(t, err)
+	buf := make([]byte, 100_000)
+	_, err = io.ReadFull(r, buf)
+	require.NoError(t, err)
+	assert.Equal(t, data[:len(buf)], buf)
+	p := r.(*reader).p
+	assert.LessOrEqual(t, cap(p.bufs), 4, "at most one buffer per connection")
+	require.NoError(t, r.Close())
+	_, err = r.Read(buf)
+	require.ErrorIs(t, err, ErrClosed)
+}

@@ -1,6 +1,11 @@
 package download
 
-import "golang.org/x/sys/unix"
+import (
+	"errors"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
 
 // writebackHint asks the kernel to start writing [off, off+n) of f back
 // to disk (sync_file_range with SYNC_FILE_RANGE_WRITE starts the I/O and
@@ -13,13 +18,19 @@ func writebackHint(f fileHandle, off, n int64) {
 }
 
 // preallocate reserves size bytes for f, so that parts written out of
-// order do not fragment it and a full disk shows early. Only where the
-// file system supports it; the file's length is size either way.
-func preallocate(f fileHandle, size int64) {
+// order do not fragment it and a full disk shows before the transfer. Where
+// the file system cannot, the file is only extended; its length is size
+// either way. The error is ENOSPC's, or nil.
+func preallocate(f fileHandle, size int64) error {
 	if fd, ok := f.(interface{ Fd() uintptr }); ok {
-		if unix.Fallocate(int(fd.Fd()), 0, 0, size) == nil {
-			return
+		err := unix.Fallocate(int(fd.Fd()), 0, 0, size)
+		if err == nil {
+			return nil
+		}
+		if errors.Is(err, unix.ENOSPC) {
+			return &os.PathError{Op: "fallocate", Path: "partial file", Err: err}
 		}
 	}
 	_ = f.Truncate(size)
+	return nil
 }

@@ -6,4 +6,7 @@ package download
 func writebackHint(fileHandle, int64, int64) {}
 
 // preallocate sets f's length to size.
-func preallocate(f fileHandle, size int64) { _ = f.Truncate(size) }
+func preallocate(f fileHandle, size int64) error {
+	_ = f.Truncate(size)
+	return nil
+}
