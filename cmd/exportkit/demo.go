@@ -73,12 +73,23 @@ type flow struct {
 	ok       bool // ended as scripted
 }
 
+// demoOpts are the demo's flags.
+type demoOpts struct {
+	dir         string
+	json, quiet bool
+}
+
+func (o *demoOpts) register(fs *flag.FlagSet) {
+	fs.StringVar(&o.dir, "dir", "", "keep the downloaded files in `DIR` (default: a temporary directory, removed at the end)")
+	fs.BoolVar(&o.json, "json", false, "print the results as JSON")
+	fs.BoolVar(&o.quiet, "quiet", false, "no live status lines")
+	fs.BoolVar(&o.quiet, "q", false, "no live status lines")
+}
+
 func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o := &demoOpts{}
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	dir := fs.String("dir", "", "keep the downloaded files in this directory")
-	asJSON := fs.Bool("json", false, "print the results as JSON")
-	quiet := fs.Bool("quiet", false, "no live status lines")
-	fs.BoolVar(quiet, "q", false, "no live status lines")
+	o.register(fs)
 	pos, err := parseFlags(fs, args, stdout)
 	if err != nil {
 		return err
@@ -86,6 +97,7 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if len(pos) > 0 {
 		return usageErrorf("demo: unexpected argument %q", pos[0])
 	}
+	dir, asJSON, quiet := &o.dir, &o.json, &o.quiet
 	d := &demo{dir: *dir, log: &requestLog{}}
 	if d.dir == "" {
 		tmp, err := os.MkdirTemp("", "exportkit-demo-")
