@@ -370,7 +370,7 @@ func (r *runner) timedOut(ctx context.Context, err error) error {
 }
 
 // timeoutWords are how the SDK and net/http say that time ran out.
-var timeoutWords = regexp.MustCompile(`(exportkit: )?(wait )?timed out after [0-9.]+[a-zµ]+|context deadline exceeded`)
+var timeoutWords = regexp.MustCompile(`(exportkit: )?(wait )?timed out(?: after (?:[0-9.]+[a-zµ]+)+)?|context deadline exceeded`)
 
 // wordedError is err with its message reworded.
 type wordedError struct {

@@ -10,12 +10,15 @@
 //	exportkit wait     <vendor> <ID> [flags]
 //	exportkit download <vendor> <ID> -o FILE|- [flags]
 //	exportkit list     <vendor> [ID] [flags]
+//	exportkit help     [command]
 //
 // Vendors are brainbase, memsolus, orbit and kore. Credentials come from the
 // same environment variables as the SDK's: BRAINBASE_LABS_API_KEY,
 // MEMSOLUS_API_KEY, LEADPIPE_API_KEY, KORE_CLIENT_ID and KORE_CLIENT_SECRET
 // (and the *_BASE_URL / KORE_HOST variables, or --base-url, for where the
-// API is). Run "exportkit help" for the ids each vendor takes and every flag.
+// API is). Run "exportkit help" for the ids each vendor takes, and
+// "exportkit help COMMAND" (or "exportkit COMMAND --help") for a command's
+// flags, valid values and examples.
 //
 // Exit codes: 0 ok, 1 error, 2 usage (bad arguments, unknown vendor,
 // malformed id or any other input the SDK refuses, missing credentials,
@@ -228,7 +231,7 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "help", "-h", "-help", "--help":
-		if len(rest) > 0 && cmd == "help" {
+		if len(rest) > 0 && cmd == "help" && !strings.HasPrefix(rest[0], "-") {
 			return commandHelp(rest[0], stdout)
 		}
 		fmt.Fprint(stdout, usage)
