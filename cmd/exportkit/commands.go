@@ -77,26 +77,27 @@ func (o *cmdOpts) register(fs *flag.FlagSet, cmd string) {
 	}
 }
 
-// timeoutFlag is --timeout: a positive duration. Zero or a negative one is
-// refused rather than read as "no limit", which leaving the flag out says.
-type timeoutFlag time.Duration
-
-func (t *timeoutFlag) String() string {
-	if *t == 0 {
-		return ""
-	}
-	return time.Duration(*t).String()
+// timeoutFlag is --timeout: a positive duration, and the text it was given
+// as, which messages repeat ("timed out after 30m", not "30m0s"). Zero or a
+// negative duration is refused rather than read as "no limit", which
+// leaving the flag out says.
+type timeoutFlag struct {
+	d    time.Duration
+	text string
 }
 
+func (t *timeoutFlag) String() string { return t.text }
+
 func (t *timeoutFlag) Set(s string) error {
-	d, err := time.ParseDuration(strings.TrimSpace(s))
+	s = strings.TrimSpace(s)
+	d, err := time.ParseDuration(s)
 	switch {
 	case err != nil:
 		return errors.New("want a duration such as 90s or 30m")
 	case d <= 0:
 		return errors.New("want a positive duration such as 90s or 30m; leave --timeout out to wait without limit")
 	}
-	*t = timeoutFlag(d)
+	t.d, t.text = d, s
 	return nil
 }
 
@@ -322,8 +323,8 @@ func vendorCommand(ctx context.Context, cmd string, args []string, stdout, stder
 	b := newBoard(stderr, o.quiet)
 	defer b.close()
 	r := &runner{c: c, o: o, b: b, stdout: stdout, stderr: stderr}
-	if o.timeout > 0 {
-		r.deadline = time.Now().Add(time.Duration(o.timeout))
+	if o.timeout.d > 0 {
+		r.deadline = time.Now().Add(o.timeout.d)
 	}
 	switch cmd {
 	case "create":
@@ -361,7 +362,7 @@ func (r *runner) timedOut(ctx context.Context, err error) error {
 		!errors.Is(err, exportkit.ErrWaitTimeout) && !errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
-	d := "timed out after " + time.Duration(r.o.timeout).String()
+	d := "timed out after " + r.o.timeout.text
 	msg := timeoutWords.ReplaceAllLiteralString(oneLine(err), d)
 	if !strings.Contains(msg, d) {
 		msg += ": " + d
