@@ -78,10 +78,13 @@ func rawJSON(e exportkit.Export, showURL bool) (json.RawMessage, string) {
 		}
 		return s
 	})
-	if b, err = json.Marshal(tree); err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if enc.Encode(tree) != nil {
 		return json.RawMessage("null"), ""
 	}
-	return b, dl
+	return bytes.TrimSpace(buf.Bytes()), dl
 }
 
 // walkJSON replaces every string in a decoded JSON value by f(its key, it).
@@ -132,9 +135,12 @@ func cliID(e exportkit.Export) string {
 	return e.ExportID()
 }
 
+// writeJSON writes v as indented JSON, without escaping &, < and > (a
+// URL's & stays an &).
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
 }
 
