@@ -358,9 +358,9 @@ func (r *runner) withDeadline(ctx context.Context, f func(context.Context) error
 // way whichever stage it hit: "…: timed out after 30s", with the duration
 // the user gave, for a status read as for a wait.
 func (r *runner) timedOut(ctx context.Context, err error) error {
-	if err == nil || r.deadline.IsZero() || ctx.Err() != nil ||
+	if err == nil || r.deadline.IsZero() || ctx.Err() != nil || time.Now().Before(r.deadline) ||
 		!errors.Is(err, exportkit.ErrWaitTimeout) && !errors.Is(err, context.DeadlineExceeded) {
-		return err
+		return err // not the --timeout: Ctrl-C, or a timeout of something else
 	}
 	d := "timed out after " + r.o.timeout.text
 	msg := timeoutWords.ReplaceAllLiteralString(oneLine(err), d)

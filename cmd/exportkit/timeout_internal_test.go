@@ -15,7 +15,7 @@ import (
 // SDK or net/http said so, the message ends the same way, with the
 // duration the user gave.
 func TestTimedOutWording(t *testing.T) {
-	r := &runner{o: &cmdOpts{timeout: timeoutFlag{90 * time.Second, "90s"}}, deadline: time.Now()}
+	r := &runner{o: &cmdOpts{timeout: timeoutFlag{90 * time.Second, "90s"}}, deadline: time.Now().Add(-time.Millisecond)}
 	for _, err := range []error{
 		fmt.Errorf("exportkit: brainbase: get export \"x\": %w", context.DeadlineExceeded),
 		fmt.Errorf("exportkit: orbit: wait \"a/r\": %w after 1m2.5s", exportkit.ErrWaitTimeout),
