@@ -88,8 +88,8 @@ var commandDocs = map[string]commandDoc{
 	},
 	"list": {
 		args: "<vendor> [ID] [flags]",
-		summary: "Lists exports: every Memsolus export (newest first), or an Orbit audience's latest\n" +
-			"runs. Brainbase and Kore have no endpoint that lists exports.",
+		summary: "Lists exports: the Memsolus workspace's exports, page after page, or an Orbit\n" +
+			"audience's latest runs. Brainbase and Kore have no endpoint that lists exports.",
 		ids: "  memsolus  no ID\n" +
 			"  orbit     AUDIENCE\n",
 		examples: []string{"list memsolus --limit 20", "list orbit aud_1 --json"},
