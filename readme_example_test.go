@@ -16,6 +16,8 @@ import (
 
 	"github.com/exportkit/exportkit"
 	"github.com/exportkit/exportkit/exporttest"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
 // The README's quick start, then its second snippet, in the same scope:
@@ -121,4 +123,17 @@ func Example_readmeExporttest() {
 		}
 	}
 	// Output: 1048576 <nil>
+}
+
+// The README's telemetry snippet, with the OpenTelemetry SDK's providers.
+func Example_readmeTelemetry() {
+	tp := sdktrace.NewTracerProvider()
+	mp := sdkmetric.NewMeterProvider()
+
+	c, err := exportkit.NewClient(
+		exportkit.WithTracerProvider(tp), // a trace.TracerProvider, e.g. *sdktrace.TracerProvider
+		exportkit.WithMeterProvider(mp),  // a metric.MeterProvider
+	)
+	fmt.Println(c != nil, err)
+	// Output: true <nil>
 }
