@@ -282,7 +282,10 @@ func (c *Client) Open(ctx context.Context, e Export, opts ...DownloadOption) (io
 	return c.open(ctx, src, opts)
 }
 
-func (c *Client) download(ctx context.Context, src *fileSource, w io.Writer, opts []DownloadOption) (*DownloadResult, error) {
+// download copies the file to w.
+func (c *Client) download(ctx context.Context, src *fileSource, w io.Writer, opts []DownloadOption) (res *DownloadResult, err error) {
+	ctx, dt := c.tel.startDownload(ctx, src)
+	defer func() { dt.end(res, err) }()
 	if w == nil {
 		return nil, &inputError{errors.New("exportkit: download: nil writer")}
 	}
@@ -290,11 +293,15 @@ func (c *Client) download(ctx context.Context, src *fileSource, w io.Writer, opt
 	if err != nil {
 		return nil, err
 	}
-	res, err := download.Copy(ctx, cfg, esrc, w)
-	return result(res), c.downloadError(src, err)
+	r, err := download.Copy(ctx, cfg, esrc, w)
+	return result(r), c.downloadError(src, err)
 }
 
-func (c *Client) downloadFile(ctx context.Context, src *fileSource, path string, opts []DownloadOption) (*DownloadResult, error) {
+// downloadFile downloads to path atomically, resuming an earlier run's
+// partial file (see DownloadFile).
+func (c *Client) downloadFile(ctx context.Context, src *fileSource, path string, opts []DownloadOption) (res *DownloadResult, err error) {
+	ctx, dt := c.tel.startDownload(ctx, src)
+	defer func() { dt.end(res, err) }()
 	if path == "" {
 		return nil, &inputError{errors.New("exportkit: download: empty path")}
 	}
@@ -302,20 +309,26 @@ func (c *Client) downloadFile(ctx context.Context, src *fileSource, path string,
 	if err != nil {
 		return nil, err
 	}
-	res, err := download.File(ctx, cfg, esrc, path)
-	return result(res), c.downloadError(src, err)
+	r, err := download.File(ctx, cfg, esrc, path)
+	return result(r), c.downloadError(src, err)
 }
 
+// open returns the engine's reader: it resumes under the caller's reads
+// and reports a verification failure instead of io.EOF.
 func (c *Client) open(ctx context.Context, src *fileSource, opts []DownloadOption) (io.ReadCloser, error) {
+	ctx, dt := c.tel.startDownload(ctx, src)
 	cfg, esrc, err := c.engine(src, opts)
 	if err != nil {
+		dt.end(nil, err)
 		return nil, err
 	}
 	r, err := download.Open(ctx, cfg, esrc)
 	if err != nil {
-		return nil, c.downloadError(src, err)
+		err = c.downloadError(src, err)
+		dt.end(nil, err)
+		return nil, err
 	}
-	return &openReader{r: r, c: c, src: src}, nil
+	return dt.reader(&openReader{r: r, c: c, src: src}), nil
 }
 
 // openReader is Open's reader: the engine's, its errors adapted.
@@ -334,6 +347,14 @@ func (o *openReader) Read(p []byte) (int, error) {
 }
 
 func (o *openReader) Close() error { return o.r.Close() }
+
+// result is what the engine's reader says about the finished download.
+func (o *openReader) result() *DownloadResult {
+	if r, ok := o.r.(interface{ Result() *download.Result }); ok {
+		return result(r.Result())
+	}
+	return nil
+}
 
 func result(r *download.Result) *DownloadResult {
 	if r == nil {

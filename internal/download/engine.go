@@ -151,3 +151,25 @@ func (r *reader) WriteTo(w io.Writer) (int64, error) {
 	}
 	return r.off, nil
 }
+
+// Result describes the finished download, once Read has returned io.EOF;
+// nil before.
+func (s *stream) Result() *Result {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.done {
+		return nil
+	}
+	return s.j.result(s.off, 1)
+}
+
+// Result describes the finished download, once Read has returned io.EOF;
+// nil before.
+func (r *reader) Result() *Result {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.done {
+		return nil
+	}
+	return r.p.j.result(r.off, len(r.p.parts))
+}
