@@ -77,13 +77,17 @@ var commandDocs = map[string]commandDoc{
 		args: "<vendor> <ID> -o FILE|- [flags]",
 		summary: "Waits for the export, then downloads its file and verifies it against what the vendor\n" +
 			"says (size, SHA-1). The file appears at FILE only once complete and verified; a failure\n" +
-			"or Ctrl-C leaves nothing there. -o - writes the bytes to stdout and the summary to\n" +
-			"stderr. --timeout covers the wait, Orbit's run and export together, not the transfer.",
+			"or Ctrl-C leaves nothing there. An interrupted download keeps FILE.partial and its\n" +
+			"state, and the next download to FILE goes on from there (--no-resume starts over).\n" +
+			"Large files come in parallel ranged parts where the storage allows (--connections,\n" +
+			"--part-size). -o - writes the bytes to stdout and the summary to stderr. --timeout\n" +
+			"covers the wait, Orbit's run and export together, not the transfer.",
 		ids: idsText,
 		examples: []string{
 			"download brainbase exp_123 -o logs.csv",
 			"download orbit aud_1/run_2 -o audience.csv --timeout 1h",
 			"download kore st-1234 -o - > bot.zip",
+			"download brainbase exp_123 -o big.csv --connections 16 --part-size 16MiB",
 		},
 	},
 	"list": {
