@@ -99,6 +99,11 @@ func (j *job) fetch(ctx context.Context, loc *Location, h http.Header, off int64
 		}
 		return j.fetchStorage(ctx, u, h, 0, off)
 	}
+	if u := j.resolvedURL(loc); u != nil {
+		// The vendor endpoint sent this location's file to storage before:
+		// go there straight, without another authenticated request.
+		return j.fetchStorage(ctx, u, h, 1, off)
+	}
 	oh := h.Clone()
 	oh.Set("Accept", "*/*") // the file, not JSON about it
 	resp, err := loc.Open(ctx, oh)
@@ -117,7 +122,30 @@ func (j *job) fetch(ctx context.Context, loc *Location, h http.Header, off int64
 	if err != nil {
 		return nil, err
 	}
-	return j.fetchStorage(ctx, u, h, 1, off)
+	resp, err = j.fetchStorage(ctx, u, h, 1, off)
+	if err == nil && resp.StatusCode < 300 {
+		j.resolve(loc, resp.Request.URL)
+	}
+	return resp, err
+}
+
+// resolvedURL is the storage URL that loc's Open last redirected to, or
+// nil.
+func (j *job) resolvedURL(loc *Location) *url.URL {
+	j.locMu.Lock()
+	defer j.locMu.Unlock()
+	if j.resolvedFor != loc {
+		return nil
+	}
+	return j.resolved
+}
+
+func (j *job) resolve(loc *Location, u *url.URL) {
+	j.locMu.Lock()
+	defer j.locMu.Unlock()
+	if j.loc == loc {
+		j.resolvedFor, j.resolved = loc, u
+	}
 }
 
 // fetchStorage GETs u with the storage client, following redirects by hand

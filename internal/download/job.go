@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,10 +41,12 @@ type job struct {
 	src *Source
 	ctx context.Context
 
-	locMu     sync.Mutex
-	loc       *Location
-	locGen    int
-	usedKnown bool
+	locMu       sync.Mutex
+	loc         *Location
+	locGen      int
+	usedKnown   bool
+	resolved    *url.URL  // where loc's Open redirected to, for the next requests
+	resolvedFor *Location // the location resolved belongs to
 
 	// What the first response said about the file (set before any other
 	// connection starts, read-only after).
