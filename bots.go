@@ -168,7 +168,7 @@ func (s *BotsService) StartExport(ctx context.Context, botID string, r *BotExpor
 		body.ExportType = "latest"
 	case "latest", "published":
 	default:
-		return nil, opError(Kore, op, botID, fmt.Errorf("export type %q is not latest or published", body.ExportType))
+		return nil, opError(Kore, op, botID, &inputError{fmt.Errorf("export type %q is not latest or published", body.ExportType)})
 	}
 	e, _, err := call[BotExport](ctx, s.api, request{op: op, id: botID, method: http.MethodPost,
 		path: path, body: body, noReplay: true, paceKey: botID})
@@ -250,8 +250,8 @@ func (o startedExport) check(botID string, e *BotExport) error {
 	case o.id == "" || e.ID == "" || e.ID == o.id:
 		return nil
 	case o.created != nil && e.CreatedOn != nil && e.CreatedOn.Before(*o.created):
-		return fmt.Errorf("exportkit: kore: bot %q: the status still shows the earlier export %q, not %q: %w: %w",
-			botID, e.ID, o.id, ErrNotFound, ErrNotReady)
+		return opError(Kore, "bot", botID, &kindError{kinds: []error{ErrNotFound, ErrNotReady},
+			msg: fmt.Sprintf("the status still shows the earlier export %s, not %s", quoteID(e.ID), quoteID(o.id))})
 	}
 	return supersededError(botID, o.id, e.ID)
 }
@@ -274,7 +274,7 @@ func (s *BotsService) Open(ctx context.Context, botID string, opts ...DownloadOp
 // supersededError reports that the bot's status names another export than
 // the one started.
 func supersededError(botID, want, got string) error {
-	return fmt.Errorf("exportkit: kore: bot %q: export %q was replaced by %q: %w", botID, want, got, ErrExportSuperseded)
+	return opError(Kore, "bot", botID, kinded(ErrExportSuperseded, "export %s was replaced by %s", quoteID(want), quoteID(got)))
 }
 
 // target polls the bot's status. With a non-empty exportID it checks that

@@ -137,7 +137,7 @@ func (s *MemoriesService) List(ctx context.Context, opts *ListOptions) (*MemoryE
 		opts = &ListOptions{}
 	}
 	if opts.Page < 0 || opts.PageSize < 0 || opts.PageSize > 100 {
-		return nil, opError(Memsolus, "list exports", "", errors.New("page must be ≥ 1 and page size between 1 and 100"))
+		return nil, opError(Memsolus, "list exports", "", &inputError{errors.New("page must be ≥ 1 and page size between 1 and 100")})
 	}
 	q, err := query.Values(opts)
 	if err != nil {
@@ -204,7 +204,7 @@ func (s *MemoriesService) Create(ctx context.Context, r *MemoryExportRequest) (*
 		r = &MemoryExportRequest{}
 	}
 	if err := r.validate(); err != nil {
-		return nil, opError(Memsolus, "create export", "", err)
+		return nil, opError(Memsolus, "create export", "", &inputError{err})
 	}
 	q, err := query.Values(r)
 	if err != nil {

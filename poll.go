@@ -21,100 +21,174 @@ const (
 	// DefaultNotFoundGrace is how long after a wait starts a 404 is taken
 	// for an eventually consistent API that has not seen the export yet.
 	DefaultNotFoundGrace = 10 * time.Second
+	// DefaultMaxOutage is how long a wait rides out transient failures
+	// (connection refused or reset, timeouts, 5xx after the request's
+	// retries) once it has read the status at least once: long enough for
+	// a deploy or a cold start of the vendor's API, short enough that a
+	// wait on a host that went away for good fails the same morning.
+	DefaultMaxOutage = 5 * time.Minute
+	// DefaultWaitConcurrency is how many waits [Client.WaitAll] runs at once.
+	DefaultWaitConcurrency = 16
 )
 
 // WaitOption configures a wait: Wait, WaitRun, WaitExport, Client.Wait,
-// ResumeWait and WaitAll.
-type WaitOption func(*waitConfig)
+// ResumeWait, WaitAll, NewWaiter and the client's [WithDefaultWait]. A bad
+// value is an error matching [ErrInvalidInput], returned by the call (by
+// NewClient for WithDefaultWait) before any request is sent.
+type WaitOption func(*waitConfig) error
 
 type waitConfig struct {
 	min, max      time.Duration
 	multiplier    float64
 	jitter        float64
 	maxWait       time.Duration
+	maxOutage     time.Duration
 	onPoll        func(Export)
+	onRetry       func(err error, next time.Duration)
 	notFoundGrace time.Duration
 	concurrency   int
 	deadline      time.Time // set by WaitAll: one maximum wait shared by all
 }
 
+// badOption is the error of a wait option given a value it does not take.
+func badOption(name, format string, args ...any) error {
+	return &inputError{fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...))}
+}
+
 // WithPollInterval sets the first delay between status reads and the one
-// the delays grow to (defaults 2 s and 15 s). Each delay is then spread by
-// the jitter (see [WithJitter]). A Retry-After from the server can make a
-// delay longer than max: it is never shortened.
+// the delays grow to (defaults 2 s and 15 s); 0 keeps the default of that
+// bound (a max below the resulting min is raised to it). Each delay is
+// then spread by the jitter (see [WithJitter]). A Retry-After from the
+// server can make a delay longer than max: it is never shortened. A
+// negative value, or a max below a non-zero min, is an error.
 func WithPollInterval(min, max time.Duration) WaitOption {
-	return func(c *waitConfig) {
+	return func(c *waitConfig) error {
+		switch {
+		case min < 0 || max < 0:
+			return badOption("WithPollInterval", "negative interval (%s, %s)", min, max)
+		case min > 0 && max > 0 && max < min:
+			return badOption("WithPollInterval", "max %s is less than min %s", max, min)
+		}
 		if min > 0 {
 			c.min = min
 		}
 		if max > 0 {
 			c.max = max
 		}
+		return nil
 	}
 }
 
 // WithBackoffMultiplier sets how much each delay grows over the last
-// (default 1.5; 1 polls at a fixed interval).
+// (default 1.5; 1 polls at a fixed interval). A value below 1 is an error.
 func WithBackoffMultiplier(f float64) WaitOption {
-	return func(c *waitConfig) {
-		if f >= 1 {
-			c.multiplier = f
+	return func(c *waitConfig) error {
+		if !(f >= 1) || math.IsInf(f, 0) {
+			return badOption("WithBackoffMultiplier", "%v is not a finite number of at least 1", f)
 		}
+		c.multiplier = f
+		return nil
 	}
 }
 
 // WithJitter sets how far each delay is spread at random, as a fraction
 // (default 0.2: ±20%), so that waits started together drift apart. The
 // spread is triangular: most delays land near the schedule, few near its
-// bounds. 0 turns jitter off; values outside [0, 1) are ignored.
+// bounds. 0 turns jitter off; a value outside [0, 1) is an error.
 func WithJitter(f float64) WaitOption {
-	return func(c *waitConfig) {
-		if f >= 0 && f < 1 {
-			c.jitter = f
+	return func(c *waitConfig) error {
+		if !(f >= 0 && f < 1) {
+			return badOption("WithJitter", "%v is not in [0, 1)", f)
 		}
+		c.jitter = f
+		return nil
 	}
 }
 
 // WithMaxWait bounds the whole wait, requests and their retries included.
 // When it runs out, the wait returns the last export seen and an error
-// matching [ErrWaitTimeout]. A Retry-After longer than the time left ends
-// the wait at once with an error matching both [ErrWaitTimeout] and
-// [ErrRateLimited]. For [AudiencesService.Export] it bounds the whole
-// chain; for [Client.WaitAll], the whole call.
+// matching [ErrWaitTimeout] ("timed out after 30s"). A Retry-After longer
+// than the time left ends the wait at once with an error matching both
+// [ErrWaitTimeout] and [ErrRateLimited]. For [AudiencesService.Export] it
+// bounds the whole chain; for [Client.WaitAll], the whole call. 0 means no
+// maximum (the default); a negative value is an error.
+//
+// The first status read comes before the maximum is checked, and is given
+// at least 10 s (the context still bounds it): an export already in a
+// terminal state is returned as it is, even under a maximum of 1 ms.
+// [Client.WaitAll], whose maximum is shared, gives no such extra time.
 func WithMaxWait(d time.Duration) WaitOption {
-	return func(c *waitConfig) {
-		if d > 0 {
-			c.maxWait = d
+	return func(c *waitConfig) error {
+		if d < 0 {
+			return badOption("WithMaxWait", "negative duration %s", d)
 		}
+		c.maxWait = d
+		return nil
 	}
+}
+
+// WithMaxOutage sets how long transient failures (connection refused or
+// reset, timeouts, 5xx and malformed answers after the request's own
+// retries) are ridden out once the wait has read the status at least once
+// (default [DefaultMaxOutage], 5 minutes). The budget counts from the
+// first failed read of an outage and starts over after any read the server
+// answered; when it runs out, the wait fails with the last error. 0 makes
+// the first transient failure after the request's retries final; a
+// negative value is an error.
+//
+// A host never reached is not an outage but a mistake (a wrong base URL,
+// a host that does not exist, nothing listening): a wait that has not read
+// the status once fails as soon as a read could not connect after the
+// request's retries, with the cause ("connection refused").
+func WithMaxOutage(d time.Duration) WaitOption {
+	return func(c *waitConfig) error {
+		if d < 0 {
+			return badOption("WithMaxOutage", "negative duration %s", d)
+		}
+		c.maxOutage = d
+		return nil
+	}
+}
+
+// WithOnRetry calls f each time a wait rides out a transient failure (see
+// [WithMaxOutage]), with the error of the failed read and the delay before
+// the next one, so that a command line can show "retrying: <cause>" while
+// an outage lasts. f runs on the waiting goroutine: keep it short. The
+// error's text is safe to show: no credential, no signed URL query.
+func WithOnRetry(f func(err error, next time.Duration)) WaitOption {
+	return func(c *waitConfig) error { c.onRetry = f; return nil }
 }
 
 // WithOnPoll calls f after every status read, with the export as read, for
 // progress lines and metrics. f runs on the waiting goroutine: keep it short.
 func WithOnPoll(f func(Export)) WaitOption {
-	return func(c *waitConfig) { c.onPoll = f }
+	return func(c *waitConfig) error { c.onPoll = f; return nil }
 }
 
 // WithNotFoundGrace sets how long after a wait starts (or, in
 // [AudiencesService.Export], after the export is created) a 404 is taken
 // for an eventually consistent API and polled through (default 10 s; 0
-// makes the first 404 final). A resumed wait counts from when the original
-// wait started.
+// makes the first 404 final; a negative value is an error). A resumed
+// wait counts from when the original wait started.
 func WithNotFoundGrace(d time.Duration) WaitOption {
-	return func(c *waitConfig) {
-		if d >= 0 {
-			c.notFoundGrace = d
+	return func(c *waitConfig) error {
+		if d < 0 {
+			return badOption("WithNotFoundGrace", "negative duration %s", d)
 		}
+		c.notFoundGrace = d
+		return nil
 	}
 }
 
 // WithConcurrency bounds how many waits [Client.WaitAll] runs at once
-// (default 16).
+// (default [DefaultWaitConcurrency], 16). A value below 1 is an error.
 func WithConcurrency(n int) WaitOption {
-	return func(c *waitConfig) {
-		if n > 0 {
-			c.concurrency = n
+	return func(c *waitConfig) error {
+		if n < 1 {
+			return badOption("WithConcurrency", "%d is less than 1", n)
 		}
+		c.concurrency = n
+		return nil
 	}
 }
 
@@ -124,22 +198,34 @@ func defaultWaitConfig() waitConfig {
 	return waitConfig{
 		min: DefaultPollMin, max: DefaultPollMax,
 		multiplier: DefaultPollMultiplier, jitter: DefaultPollJitter,
-		notFoundGrace: DefaultNotFoundGrace, concurrency: 16,
+		notFoundGrace: DefaultNotFoundGrace, maxOutage: DefaultMaxOutage,
+		concurrency: DefaultWaitConcurrency,
 	}
 }
 
-// waitConfig applies a call's options on top of the client's defaults.
-func (c *Client) waitConfig(opts []WaitOption) waitConfig {
-	cfg := c.wait
+// apply applies opts in order; a nil option is skipped. The error, when
+// an option refuses its value, matches ErrInvalidInput and has no prefix:
+// the caller adds its own.
+func (cfg *waitConfig) apply(opts []WaitOption) error {
 	for _, o := range opts {
-		if o != nil {
-			o(&cfg)
+		if o == nil {
+			continue
+		}
+		if err := o(cfg); err != nil {
+			return err
 		}
 	}
 	if cfg.max < cfg.min {
 		cfg.max = cfg.min
 	}
-	return cfg
+	return nil
+}
+
+// waitConfig applies a call's options on top of the client's defaults.
+func (c *Client) waitConfig(opts []WaitOption) (waitConfig, error) {
+	cfg := c.wait
+	err := cfg.apply(opts)
+	return cfg, err
 }
 
 // PollSchedule is exportkit's polling schedule as a pure function, so that
@@ -228,10 +314,20 @@ func asRead[T Export](e T, info respInfo, err error) (Export, time.Duration, err
 
 // waitAs runs the polling core and returns the last export as T.
 func waitAs[T Export](ctx context.Context, c *Client, t *pollTarget, opts []WaitOption) (T, error) {
-	e, err := c.poll(ctx, t, c.waitConfig(opts))
+	var e Export
+	cfg, err := c.waitConfig(opts)
+	if err != nil {
+		err = opError(t.vendor, "wait", t.id, err)
+	} else {
+		e, err = c.poll(ctx, t, cfg)
+	}
 	v, _ := e.(T)
 	return v, err
 }
+
+// firstReadMin is the least time a wait's first status read is given,
+// whatever the maximum wait: see WithMaxWait.
+const firstReadMin = 10 * time.Second
 
 // errMaxWait is the cause of the context a wait derives for WithMaxWait,
 // to tell its expiry from the caller's context ending.
@@ -239,7 +335,8 @@ var errMaxWait = errors.New("maximum wait reached")
 
 // poll is the polling core: read at once, then on the backoff schedule,
 // with Retry-After as a floor, until a terminal state, a final error, the
-// context's end or the maximum wait. It returns the last export read.
+// context's end, the maximum wait or the maximum outage. It returns the
+// last export read.
 //
 // When the export read changes identity (Orbit's chain goes from the run
 // to its export), the schedule and the not-found grace start over: the new
@@ -250,21 +347,39 @@ func (c *Client) poll(ctx context.Context, t *pollTarget, cfg waitConfig) (Expor
 	if deadline.IsZero() && cfg.maxWait > 0 {
 		deadline = start.Add(cfg.maxWait)
 	}
+	firstCtx := ctx
 	if !deadline.IsZero() {
 		// The maximum wait bounds requests and their retries too, and the
 		// retry layer sees it as the time left.
+		parent := ctx
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadlineCause(ctx, deadline, errMaxWait)
+		ctx, cancel = context.WithDeadlineCause(parent, deadline, errMaxWait)
 		defer cancel()
+		firstCtx = ctx
+		if cfg.deadline.IsZero() && cfg.maxWait < firstReadMin {
+			// The first read gets at least firstReadMin, so that an export
+			// already done is returned under a tiny maximum too.
+			firstCtx, cancel = context.WithDeadlineCause(parent, start.Add(firstReadMin), errMaxWait)
+			defer cancel()
+		}
 	}
 	w := &waiting{c: c, t: t, cfg: &cfg, deadline: deadline}
 	graceFrom := t.started
 	if graceFrom.IsZero() {
 		graceFrom = start
 	}
-	var last Export
+	var (
+		last        Export
+		read        bool      // a status was read at least once
+		outageSince time.Time // when the current outage began; zero when none
+	)
 	for attempt, n := 1, 1; ; attempt, n = attempt+1, n+1 {
-		e, ra, err := t.read(ctx)
+		readAt := time.Now()
+		readCtx := ctx
+		if attempt == 1 {
+			readCtx = firstCtx
+		}
+		e, ra, err := t.read(readCtx)
 		if e == nil && err == nil {
 			err = opError(t.vendor, "wait", t.id, errors.New("status read returned nothing"))
 		}
@@ -272,7 +387,7 @@ func (c *Client) poll(ctx context.Context, t *pollTarget, cfg waitConfig) (Expor
 			if last != nil && (e.ExportID() != last.ExportID() || e.Vendor() != last.Vendor()) {
 				n, graceFrom = 1, time.Now()
 			}
-			last = e
+			last, read = e, true
 			if cfg.onPoll != nil {
 				cfg.onPoll(e)
 			}
@@ -292,13 +407,41 @@ func (c *Client) poll(ctx context.Context, t *pollTarget, cfg waitConfig) (Expor
 			w.log(ctx, attempt, e, ra, err, -1)
 			return last, err
 		}
+		outage := err != nil && isOutage(err)
+		switch {
+		case !outage:
+			outageSince = time.Time{}
+		case !read && isDialError(err):
+			// Never read once and never reached: a wrong base URL or a
+			// host that does not exist, not an outage to ride out.
+			w.log(ctx, attempt, e, ra, err, -1)
+			return last, fmt.Errorf("%w (the host was never reached)", err)
+		case outageSince.IsZero():
+			outageSince = readAt
+		}
+		if outage && time.Since(outageSince) >= cfg.maxOutage {
+			w.log(ctx, attempt, e, ra, err, -1)
+			return last, fmt.Errorf("%w (no answer for %s, the maximum outage)", err, time.Since(outageSince).Round(time.Second))
+		}
 		// Retry-After is a floor: never shortened, even above the maximum.
 		d := max(cfg.delay(n), ra)
 		w.log(ctx, attempt, e, ra, err, d)
+		if outage && cfg.onRetry != nil {
+			cfg.onRetry(err, d)
+		}
 		if err := w.sleep(ctx, d, ra, err); err != nil {
 			return last, err
 		}
 	}
+}
+
+// isOutage reports whether a read's error, one that does not end the
+// wait, is an outage (the API could not be reached or did not answer
+// sensibly: connection errors, timeouts, 5xx after retries, malformed
+// bodies) rather than an answer to wait on (not found during the grace,
+// not ready, rate limited).
+func isOutage(err error) bool {
+	return !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrNotReady) && !errors.Is(err, ErrRateLimited)
 }
 
 // waiting is one run of the polling core: what its helpers need.
@@ -330,30 +473,31 @@ func (w *waiting) sleep(ctx context.Context, d, floor time.Duration, cause error
 	}
 }
 
-// tooLong is the error for a Retry-After longer than the time left.
+// tooLong is the error for a Retry-After longer than the time left. It
+// wraps the error that carried the Retry-After for errors.As, without
+// repeating its text's prefix.
 func (w *waiting) tooLong(floor, left time.Duration, cause error) error {
-	var ae *APIError
-	if !errors.As(cause, &ae) || !ae.Is(ErrRateLimited) {
-		cause = ErrRateLimited
-	}
 	msg := fmt.Sprintf("server asks to wait %s, more than the %s left", floor, max(left, 0).Round(time.Millisecond))
-	if !w.deadline.IsZero() && floor > time.Until(w.deadline) {
-		return opError(w.t.vendor, "wait", w.t.id, fmt.Errorf("%w: %s: %w", ErrWaitTimeout, msg, cause))
+	var ae *APIError
+	if errors.As(cause, &ae) {
+		msg += ": " + ae.status()
 	}
-	return opError(w.t.vendor, "wait", w.t.id, fmt.Errorf("%s: %w", msg, cause))
+	kinds := []error{ErrRateLimited}
+	if !w.deadline.IsZero() && floor > time.Until(w.deadline) {
+		kinds = append(kinds, ErrWaitTimeout)
+		msg = "timed out: " + msg
+	}
+	return opError(w.t.vendor, "wait", w.t.id, &kindError{msg: msg, kinds: kinds, cause: cause})
 }
 
 // stopped is the error for a context that ended: ErrWaitTimeout when it
-// was the maximum wait, else the caller's context error (and its cause).
+// was the maximum wait ("timed out after 30s"), else the caller's context
+// error (and its cause) in the words every call uses.
 func (w *waiting) stopped(ctx context.Context) error {
-	cause := context.Cause(ctx)
-	switch {
-	case errors.Is(cause, errMaxWait):
-		return opError(w.t.vendor, "wait", w.t.id, fmt.Errorf("%w after %s", ErrWaitTimeout, w.cfg.maxWait))
-	case cause != nil && cause != ctx.Err():
-		return opError(w.t.vendor, "wait", w.t.id, fmt.Errorf("%w: %w", ctx.Err(), cause))
+	if errors.Is(context.Cause(ctx), errMaxWait) {
+		return opError(w.t.vendor, "wait", w.t.id, kinded(ErrWaitTimeout, "timed out after %s", w.cfg.maxWait))
 	}
-	return opError(w.t.vendor, "wait", w.t.id, ctx.Err())
+	return opError(w.t.vendor, "wait", w.t.id, contextError(ctx))
 }
 
 // log writes one debug line per status read. next is the delay before the
@@ -364,7 +508,7 @@ func (w *waiting) log(ctx context.Context, attempt int, e Export, ra time.Durati
 		return
 	}
 	attrs := []slog.Attr{
-		slog.String("vendor", string(w.t.vendor)), slog.String("id", w.t.id), slog.Int("attempt", attempt),
+		slog.String("vendor", string(w.t.vendor)), slog.String("id", excerpt(w.t.id, maxIDInMessage)), slog.Int("attempt", attempt),
 	}
 	if e != nil {
 		attrs = append(attrs, slog.String("state", string(e.State())), slog.String("status", excerpt(e.RawStatus(), 64)))
@@ -429,7 +573,11 @@ func (c *Client) Wait(ctx context.Context, e Export, opts ...WaitOption) (Export
 	if err != nil {
 		return e, err
 	}
-	got, err := c.poll(ctx, t, c.waitConfig(opts))
+	cfg, err := c.waitConfig(opts)
+	if err != nil {
+		return e, opError(t.vendor, "wait", t.id, err)
+	}
+	got, err := c.poll(ctx, t, cfg)
 	if got == nil {
 		got = e
 	}

@@ -286,8 +286,8 @@ type respInfo struct {
 // with the body open. Other statuses become an *APIError, and transport
 // errors are wrapped with the vendor and operation, their URLs redacted.
 func (vc *vendorClient) send(ctx context.Context, r *request) (*http.Response, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, opError(vc.vendor, r.op, r.id, err)
+	if ctx.Err() != nil {
+		return nil, opError(vc.vendor, r.op, r.id, contextError(ctx))
 	}
 	u := vc.base.String() + r.path
 	if len(r.query) > 0 {
@@ -333,6 +333,9 @@ func (vc *vendorClient) send(ctx context.Context, r *request) (*http.Response, e
 		if resp != nil {
 			resp.Body.Close()
 		}
+		if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+			return nil, opError(vc.vendor, r.op, r.id, contextError(ctx))
+		}
 		return nil, opError(vc.vendor, r.op, r.id, cleanError(err))
 	}
 	if resp.StatusCode >= 400 || resp.StatusCode < 200 {
@@ -340,6 +343,22 @@ func (vc *vendorClient) send(ctx context.Context, r *request) (*http.Response, e
 		return nil, newAPIError(vc.vendor, r.op, r.id, resp, vc.c.scrub)
 	}
 	return resp, nil
+}
+
+// contextError is the cause of a call whose context ended, the same words
+// for every call: "timed out: context deadline exceeded" for a deadline,
+// "context canceled" for a cancel, with the context's cause when it has
+// its own. It matches the context's error with errors.Is.
+func contextError(ctx context.Context) error {
+	err, cause := ctx.Err(), context.Cause(ctx)
+	prefix := ""
+	if errors.Is(err, context.DeadlineExceeded) {
+		prefix = "timed out: "
+	}
+	if cause != nil && cause != err {
+		return fmt.Errorf("%s%w: %w", prefix, err, cause)
+	}
+	return fmt.Errorf("%s%w", prefix, err)
 }
 
 // do performs r and decodes a JSON response into out, reading at most
@@ -423,8 +442,13 @@ type redactedURLError struct {
 }
 
 func (e *redactedURLError) Error() string {
-	return e.op + " " + e.url + ": " + redactText(e.err.Error())
+	return e.op + " " + excerpt(e.url, maxURLInMessage) + ": " + redactText(e.err.Error())
 }
+
+// maxURLInMessage is how much of a request URL an error shows: the path
+// holds ids, which may be long.
+const maxURLInMessage = 200
+
 func (e *redactedURLError) Unwrap() error { return e.err }
 
 // Timeout reports whether the underlying error was a timeout.
