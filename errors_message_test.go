@@ -3,6 +3,7 @@ package exportkit_test
 import (
 	"context"
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -161,4 +162,16 @@ func TestLongIDsAreCutInMessages(t *testing.T) {
 		require.ErrorAs(t, errs["api error"], &ae)
 		assert.Equal(t, long, ae.ID, "the field keeps the whole id")
 	})
+}
+
+// The README's example error line is what the SDK really prints for a
+// Brainbase export that does not exist.
+func TestREADMEErrorLineIsReal(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	srv := exporttest.NewServer(exporttest.InMemory())
+	defer srv.Close()
+	_, err = srv.Client().Exports.Get(context.Background(), "e1")
+	require.Error(t, err)
+	assert.Contains(t, string(readme), "`"+err.Error()+"`", "README.md's error example")
 }
