@@ -39,13 +39,13 @@ func TestWaitOnADeadHost(t *testing.T) {
 }
 
 // --timeout bounds the whole Orbit chain, run and export together, not
-// each stage: here each takes 1.2 s, under the 2 s timeout, the two over it.
+// each stage: here each takes 4 s, under the 5 s timeout, the two over it.
 func TestOrbitDownloadTimeoutBoundsTheChain(t *testing.T) {
 	t.Parallel()
-	srv := newServer(t, exporttest.ReadyAfterDuration(1200*time.Millisecond))
+	srv := newServer(t, exporttest.ReadyAfterDuration(4*time.Second))
 	run := strings.TrimSpace(cli(t, srv, "create", "orbit", "aud-1", "--quiet").must(t, exitOK).stdout)
-	r := cli(t, srv, "download", "orbit", run, "-o", t.TempDir()+"/a.csv", "--timeout", "2s").must(t, exitTimeout)
-	if line := errorLine(t, r); strings.Count(line, "exportkit:") != 1 || !strings.Contains(line, "timed out after 2s") {
+	r := cli(t, srv, "download", "orbit", run, "-o", t.TempDir()+"/a.csv", "--timeout", "5s").must(t, exitTimeout)
+	if line := errorLine(t, r); strings.Count(line, "exportkit:") != 1 || !strings.Contains(line, "timed out after 5s") {
 		t.Errorf("error line %q", line)
 	}
 }
