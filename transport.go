@@ -134,7 +134,7 @@ func (t *apiTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 				return nil, ctx.Err()
 			}
 			// The limiter refuses a wait that would outlast the deadline.
-			return nil, fmt.Errorf("client-side rate limit: %w: %w", ErrRateLimited, err)
+			return nil, &kindError{msg: "client-side rate limit: " + err.Error(), kinds: []error{ErrRateLimited}, cause: err}
 		}
 	}
 	start := time.Now()
