@@ -178,7 +178,7 @@ func (s *BotsService) StartExport(ctx context.Context, botID string, r *BotExpor
 		body.ExportType = "latest"
 	case "latest", "published":
 	default:
-		return nil, opError(Kore, op, botID, &inputError{fmt.Errorf("export type %q is not latest or published", body.ExportType)})
+		return nil, opError(Kore, op, botID, fmt.Errorf("export type %q is not latest or published", body.ExportType))
 	}
 	e, _, err := call[BotExport](ctx, s.api, request{op: op, id: botID, method: http.MethodPost,
 		path: path, body: body, noReplay: true, paceKey: botID})

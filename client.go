@@ -272,7 +272,7 @@ func NewClient(opts ...Option) (*Client, error) {
 		return nil, &inputError{errors.New("exportkit: kore: both an app (client id and secret) and a token given; use one")}
 	}
 	if (cfg.koreClientID == "") != (cfg.koreSecret == "") {
-		return nil, &inputError{errors.New("exportkit: kore: WithKoreApp needs both a client id and a client secret")}
+		return nil, errors.New("exportkit: kore: WithKoreApp needs both a client id and a client secret")
 	}
 
 	c := &Client{

@@ -81,7 +81,7 @@ func TestErrorMessagesHaveOnePrefix(t *testing.T) {
 			ctx, cancel := context.WithTimeout(ctx, time.Second)
 			defer cancel()
 			_, err := wait(ctx)
-			assert.Contains(t, err.Error(), ": timed out: context deadline exceeded")
+			assert.True(t, strings.HasSuffix(err.Error(), ": timed out"), err.Error())
 			return err
 		}, context.DeadlineExceeded, `exportkit: memsolus: wait "`},
 		{"caller deadline on a get", func(t *testing.T, _ *exporttest.Server, c *exportkit.Client) error {
@@ -89,7 +89,7 @@ func TestErrorMessagesHaveOnePrefix(t *testing.T) {
 			defer cancel()
 			_, err := c.Exports.Get(ctx, "x")
 			return err
-		}, context.DeadlineExceeded, `exportkit: brainbase: get export "x": timed out: context deadline exceeded`},
+		}, context.DeadlineExceeded, `exportkit: brainbase: get export "x": timed out`},
 		{"export failed", func(t *testing.T, _ *exporttest.Server, _ *exportkit.Client) error {
 			srv := exporttest.NewServer(exporttest.InMemory(), exporttest.FailWith("QUERY_TIMEOUT", "query took too long"))
 			defer srv.Close()

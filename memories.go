@@ -204,7 +204,7 @@ func (s *MemoriesService) Create(ctx context.Context, r *MemoryExportRequest) (*
 		r = &MemoryExportRequest{}
 	}
 	if err := r.validate(); err != nil {
-		return nil, opError(Memsolus, "create export", "", &inputError{err})
+		return nil, opError(Memsolus, "create export", "", err)
 	}
 	q, err := query.Values(r)
 	if err != nil {

@@ -345,20 +345,25 @@ func (vc *vendorClient) send(ctx context.Context, r *request) (*http.Response, e
 	return resp, nil
 }
 
-// contextError is the cause of a call whose context ended, the same words
-// for every call: "timed out: context deadline exceeded" for a deadline,
-// "context canceled" for a cancel, with the context's cause when it has
-// its own. It matches the context's error with errors.Is.
+// contextError is the cause of a call whose context ended, in the same
+// words for every call: "timed out" for a deadline (as a wait's maximum
+// reads "timed out after 30s"), "context canceled" for a cancel, followed
+// by the context's cause when it has its own. It matches the context's
+// error (and cause) with errors.Is.
 func contextError(ctx context.Context) error {
 	err, cause := ctx.Err(), context.Cause(ctx)
-	prefix := ""
-	if errors.Is(err, context.DeadlineExceeded) {
-		prefix = "timed out: "
-	}
+	wrapped := err
 	if cause != nil && cause != err {
-		return fmt.Errorf("%s%w: %w", prefix, err, cause)
+		wrapped = fmt.Errorf("%w: %w", err, cause)
 	}
-	return fmt.Errorf("%s%w", prefix, err)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		return wrapped
+	}
+	msg := "timed out"
+	if wrapped != err {
+		msg += ": " + cause.Error()
+	}
+	return &kindError{msg: msg, cause: wrapped}
 }
 
 // do performs r and decodes a JSON response into out, reading at most
