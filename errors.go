@@ -2,6 +2,7 @@ package exportkit
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -192,6 +193,27 @@ func opError(v Vendor, op, id string, err error) error {
 		return fmt.Errorf("exportkit: %s: %s %s: %w", v, op, quoteID(id), err)
 	}
 	return fmt.Errorf("exportkit: %s: %s: %w", v, op, err)
+}
+
+// contextError is the cause of a call whose context ended, in the same
+// words for every call: "timed out" for a deadline (as a wait's maximum
+// reads "timed out after 30s"), "context canceled" for a cancel, followed
+// by the context's cause when it has its own. It matches the context's
+// error (and cause) with errors.Is.
+func contextError(ctx context.Context) error {
+	err, cause := ctx.Err(), context.Cause(ctx)
+	wrapped := err
+	if cause != nil && cause != err {
+		wrapped = fmt.Errorf("%w: %w", err, cause)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		return wrapped
+	}
+	msg := "timed out"
+	if wrapped != err {
+		msg += ": " + cause.Error()
+	}
+	return &kindError{msg: msg, cause: wrapped}
 }
 
 // maxIDInMessage is how much of an id an error message shows: a 100 KB id

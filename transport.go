@@ -345,27 +345,6 @@ func (vc *vendorClient) send(ctx context.Context, r *request) (*http.Response, e
 	return resp, nil
 }
 
-// contextError is the cause of a call whose context ended, in the same
-// words for every call: "timed out" for a deadline (as a wait's maximum
-// reads "timed out after 30s"), "context canceled" for a cancel, followed
-// by the context's cause when it has its own. It matches the context's
-// error (and cause) with errors.Is.
-func contextError(ctx context.Context) error {
-	err, cause := ctx.Err(), context.Cause(ctx)
-	wrapped := err
-	if cause != nil && cause != err {
-		wrapped = fmt.Errorf("%w: %w", err, cause)
-	}
-	if !errors.Is(err, context.DeadlineExceeded) {
-		return wrapped
-	}
-	msg := "timed out"
-	if wrapped != err {
-		msg += ": " + cause.Error()
-	}
-	return &kindError{msg: msg, cause: wrapped}
-}
-
 // do performs r and decodes a JSON response into out, reading at most
 // maxStatusBody bytes.
 func (vc *vendorClient) do(ctx context.Context, r *request, out any) (respInfo, error) {
@@ -447,12 +426,8 @@ type redactedURLError struct {
 }
 
 func (e *redactedURLError) Error() string {
-	return e.op + " " + excerpt(e.url, maxURLInMessage) + ": " + redactText(e.err.Error())
+	return e.op + " " + e.url + ": " + redactText(e.err.Error())
 }
-
-// maxURLInMessage is how much of a request URL an error shows: the path
-// holds ids, which may be long.
-const maxURLInMessage = 200
 
 func (e *redactedURLError) Unwrap() error { return e.err }
 
