@@ -428,7 +428,6 @@ type redactedURLError struct {
 func (e *redactedURLError) Error() string {
 	return e.op + " " + e.url + ": " + redactText(e.err.Error())
 }
-
 func (e *redactedURLError) Unwrap() error { return e.err }
 
 // Timeout reports whether the underlying error was a timeout.
