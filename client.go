@@ -31,6 +31,7 @@ type Client struct {
 	ua      string
 	secrets []string // every credential, scrubbed from any text that leaves the client
 	wait    waitConfig
+	tel     telemetry // OpenTelemetry spans and metrics (telemetry.go); off by default
 }
 
 // Option configures a [Client]. Options are applied in order by
@@ -51,6 +52,7 @@ type config struct {
 	userAgent                   string
 	defaultWait                 []WaitOption
 	orbitKeySet, orbitBearerSet bool
+	tel                         telemetryConfig
 }
 
 type rateSpec struct {
@@ -315,6 +317,12 @@ func NewClient(opts ...Option) (*Client, error) {
 		c.api[v] = newVendorClient(c, v, u, auth, base, cfg)
 	}
 	c.storage = newStorageClient(cfg.storageClient)
+	tel, err := newTelemetry(cfg.tel, c.scrub)
+	if err != nil {
+		return nil, err
+	}
+	c.tel = tel
+	c.storage = c.tel.wrapStorage(c.storage)
 	c.Exports = &ExportsService{c: c, api: c.api[Brainbase]}
 	c.Memories = &MemoriesService{c: c, api: c.api[Memsolus]}
 	c.Audiences = &AudiencesService{c: c, api: c.api[Orbit]}

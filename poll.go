@@ -115,7 +115,7 @@ const firstReadMin = 10 * time.Second
 // to tell its expiry from the caller's context ending.
 var errMaxWait = errors.New("maximum wait reached")
 
-// poll is the polling core: read at once, then on the backoff schedule,
+// pollLoop is the polling core: read at once, then on the backoff schedule,
 // with Retry-After as a floor, until a terminal state, a final error, the
 // context's end, the maximum wait or the maximum outage. It returns the
 // last export read.
@@ -123,7 +123,7 @@ var errMaxWait = errors.New("maximum wait reached")
 // When the export read changes identity (Orbit's chain goes from the run
 // to its export), the schedule and the not-found grace start over: the new
 // object is young and likely to change soon.
-func (c *Client) poll(ctx context.Context, t *pollTarget, cfg waitConfig) (Export, error) {
+func (c *Client) pollLoop(ctx context.Context, t *pollTarget, cfg waitConfig) (Export, error) {
 	start := time.Now()
 	deadline := cfg.deadline
 	if deadline.IsZero() && cfg.maxWait > 0 {

@@ -18,7 +18,7 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-var examples = []string{"brainbase", "memsolus", "orbit", "kore", "allvendors"}
+var examples = []string{"brainbase", "memsolus", "orbit", "kore", "allvendors", "otel"}
 
 // credentials are the variables that would send an example to a real API.
 var credentials = []string{
