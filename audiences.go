@@ -292,6 +292,16 @@ func newIdempotencyKey() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
+// GetRun reads one run. Orbit has no single-run endpoint: the run is
+// looked up among the audience's latest 100 runs, and one missing from
+// them is an [*APIError] matching [ErrNotFound] (code RUN_NOT_FOUND).
+//
+// Orbit API: GET /v1/intent/audiences/{id}/runs?limit=100
+func (s *AudiencesService) GetRun(ctx context.Context, audienceID, runID string) (*AudienceRun, error) {
+	r, _, err := s.getRun(ctx, audienceID, runID)
+	return r, err
+}
+
 // getRun finds one run through the run listing: Orbit has no single-run
 // endpoint. A run missing from the latest 100 is reported as not found.
 func (s *AudiencesService) getRun(ctx context.Context, audienceID, runID string) (*AudienceRun, respInfo, error) {
@@ -385,8 +395,12 @@ func (s *AudiencesService) WaitExport(ctx context.Context, ref ExportRef, opts .
 //
 // The options apply to the chain as one wait: [WithMaxWait] and the
 // context bound both stages together, [WithOnPoll] sees the
-// [*AudienceRun] reads and then the [*AudienceExport] ones, and the
-// schedule and the not-found grace start over when the export is created.
+// [*AudienceRun] reads and then the [*AudienceExport] ones, the poll
+// interval, jitter, outage budget and the client's [WithDefaultWait]
+// apply to both, and the schedule and the not-found grace start over when
+// the export is created. A run already waited for with [Client.Wait],
+// [Client.WaitAll] or [AudiencesService.WaitRun] carries no options over:
+// pass the same ones here.
 func (s *AudiencesService) Export(ctx context.Context, audienceID, runID string, opts ...WaitOption) (*AudienceExport, error) {
 	if _, err := orbitPath(audienceID, runID, "", 2); err != nil {
 		return nil, opError(Orbit, "export run", runID, err)

@@ -35,7 +35,8 @@ type Client struct {
 }
 
 // Option configures a [Client]. Options are applied in order by
-// [NewClient]; a bad value makes NewClient return an error.
+// [NewClient]; a bad value makes NewClient return an error matching
+// [ErrInvalidInput].
 type Option func(*config) error
 
 type config struct {
@@ -235,9 +236,17 @@ func WithUserAgent(s string) Option {
 }
 
 // WithDefaultWait sets wait options that apply to every wait started from
-// the client; options given to a Wait call come after them.
+// the client; options given to a Wait call come after them. A bad wait
+// option makes NewClient fail.
 func WithDefaultWait(opts ...WaitOption) Option {
-	return func(c *config) error { c.defaultWait = append(c.defaultWait, opts...); return nil }
+	return func(c *config) error {
+		probe := defaultWaitConfig()
+		if err := probe.apply(opts); err != nil {
+			return fmt.Errorf("exportkit: WithDefaultWait: %w", err)
+		}
+		c.defaultWait = append(c.defaultWait, opts...)
+		return nil
+	}
 }
 
 // NewClient returns a client configured by opts. Settings whose option is
@@ -256,15 +265,15 @@ func NewClient(opts ...Option) (*Client, error) {
 			continue
 		}
 		if err := o(cfg); err != nil {
-			return nil, err
+			return nil, &inputError{err}
 		}
 	}
 	cfg.fromEnv()
 	if cfg.orbitKey != "" && cfg.orbitBearer != "" {
-		return nil, errors.New("exportkit: orbit: both an API key and a bearer token given; use one")
+		return nil, &inputError{errors.New("exportkit: orbit: both an API key and a bearer token given; use one")}
 	}
 	if cfg.koreToken != "" && (cfg.koreClientID != "" || cfg.koreSecret != "") {
-		return nil, errors.New("exportkit: kore: both an app (client id and secret) and a token given; use one")
+		return nil, &inputError{errors.New("exportkit: kore: both an app (client id and secret) and a token given; use one")}
 	}
 	if (cfg.koreClientID == "") != (cfg.koreSecret == "") {
 		return nil, cfg.koreHalfApp()
@@ -287,10 +296,8 @@ func NewClient(opts ...Option) (*Client, error) {
 		}
 	}
 	c.wait = defaultWaitConfig()
-	for _, w := range cfg.defaultWait {
-		if w != nil {
-			w(&c.wait)
-		}
+	if err := c.wait.apply(cfg.defaultWait); err != nil {
+		return nil, fmt.Errorf("exportkit: WithDefaultWait: %w", err) // checked by the option already
 	}
 	base := cfg.httpClient
 	if base == nil {
@@ -303,7 +310,7 @@ func NewClient(opts ...Option) (*Client, error) {
 		}
 		u, err := parseBaseURL(raw)
 		if err != nil {
-			return nil, fmt.Errorf("exportkit: %s: base URL: %w", v, err)
+			return nil, &inputError{fmt.Errorf("exportkit: %s: base URL: %w", v, err)}
 		}
 		auth, err := cfg.authFor(v)
 		if err != nil {
@@ -382,17 +389,17 @@ func parseBaseURL(raw string) (*url.URL, error) {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("%w: cannot parse %q", ErrUnsafeURL, redactText(raw))
+		return nil, kinded(ErrUnsafeURL, "unsafe URL: cannot parse %q", redactText(raw))
 	}
 	switch {
 	case u.Scheme != "https" && u.Scheme != "http", u.Host == "":
-		return nil, fmt.Errorf("%w: %q is not an absolute http(s) URL", ErrUnsafeURL, redactText(raw))
+		return nil, kinded(ErrUnsafeURL, "unsafe URL: %q is not an absolute http(s) URL", redactText(raw))
 	case u.User != nil:
-		return nil, fmt.Errorf("%w: base URL must not hold credentials", ErrUnsafeURL)
+		return nil, kinded(ErrUnsafeURL, "unsafe URL: base URL must not hold credentials")
 	case u.RawQuery != "" || u.Fragment != "":
-		return nil, fmt.Errorf("%w: base URL must not have a query or fragment", ErrUnsafeURL)
+		return nil, kinded(ErrUnsafeURL, "unsafe URL: base URL must not have a query or fragment")
 	case u.Scheme == "http" && !isLoopback(u.Hostname()):
-		return nil, fmt.Errorf("%w: plain http is allowed only to loopback hosts, not %q", ErrUnsafeURL, u.Host)
+		return nil, kinded(ErrUnsafeURL, "unsafe URL: plain http is allowed only to loopback hosts, not %q", u.Host)
 	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = ""

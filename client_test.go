@@ -196,3 +196,26 @@ func TestContextFirstAndCanceled(t *testing.T) {
 	assert.True(t, errors.Is(err, context.Canceled))
 	assert.Zero(t, rec.count())
 }
+
+// A bad client option, wait options given with WithDefaultWait included,
+// is an error matching ErrInvalidInput, with one "exportkit:" prefix.
+func TestNewClientOptionErrorsAreInputErrors(t *testing.T) {
+	for name, o := range map[string]exportkit.Option{
+		"negative retry wait":     exportkit.WithRetry(1, -time.Second, time.Second),
+		"unknown vendor":          exportkit.WithBaseURL("acme", "https://acme.example"),
+		"plain http":              exportkit.WithBaseURL(exportkit.Kore, "http://platform.kore.ai"),
+		"negative rate":           exportkit.WithRateLimit(exportkit.Kore, -1, 1),
+		"user agent newline":      exportkit.WithUserAgent("x\ny"),
+		"bad default jitter":      exportkit.WithDefaultWait(exportkit.WithJitter(1)),
+		"bad default interval":    exportkit.WithDefaultWait(exportkit.WithPollInterval(time.Minute, time.Second)),
+		"bad default max wait":    exportkit.WithDefaultWait(exportkit.WithMaxWait(-time.Second)),
+		"bad default outage":      exportkit.WithDefaultWait(exportkit.WithMaxOutage(-time.Second)),
+		"bad default concurrency": exportkit.WithDefaultWait(exportkit.WithConcurrency(-1)),
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := exportkit.NewClient(o)
+			require.ErrorIs(t, err, exportkit.ErrInvalidInput)
+			assert.Equal(t, 1, strings.Count(err.Error(), "exportkit:"), err.Error())
+		})
+	}
+}

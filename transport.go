@@ -132,7 +132,7 @@ func (t *apiTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 				return nil, ctx.Err()
 			}
 			// The limiter refuses a wait that would outlast the deadline.
-			return nil, fmt.Errorf("client-side rate limit: %w: %w", ErrRateLimited, err)
+			return nil, &kindError{msg: "client-side rate limit: " + err.Error(), kinds: []error{ErrRateLimited}, cause: err}
 		}
 	}
 	start := time.Now()
@@ -274,8 +274,8 @@ type respInfo struct {
 // with the body open. Other statuses become an *APIError, and transport
 // errors are wrapped with the vendor and operation, their URLs redacted.
 func (vc *vendorClient) send(ctx context.Context, r *request) (*http.Response, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, opError(vc.vendor, r.op, r.id, err)
+	if ctx.Err() != nil {
+		return nil, opError(vc.vendor, r.op, r.id, contextError(ctx))
 	}
 	u := vc.base.String() + r.path
 	if len(r.query) > 0 {
@@ -321,6 +321,9 @@ func (vc *vendorClient) send(ctx context.Context, r *request) (*http.Response, e
 	if err != nil {
 		if resp != nil {
 			resp.Body.Close()
+		}
+		if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+			return nil, opError(vc.vendor, r.op, r.id, contextError(ctx))
 		}
 		return nil, opError(vc.vendor, r.op, r.id, cleanError(err))
 	}

@@ -440,6 +440,8 @@ func (r *runner) waitOpts(t task) []exportkit.WaitOption {
 	opts := []exportkit.WaitOption{exportkit.WithOnPoll(func(e exportkit.Export) {
 		polls++
 		t.status(stateLine(e, polls))
+	}), exportkit.WithOnRetry(func(err error, next time.Duration) {
+		t.status(fmt.Sprintf("retrying: %v (next read in %s)", err, next.Round(time.Second)))
 	})}
 	if r.o.poll.min > 0 {
 		opts = append(opts, exportkit.WithPollInterval(r.o.poll.min, r.o.poll.max))
@@ -516,7 +518,7 @@ func (r *runner) get(ctx context.Context, t target) error {
 		e, err = anyExport(r.c.Memories.Get(ctx, t.id))
 	case exportkit.Orbit:
 		if len(t.parts) == 2 {
-			e, err = r.findRun(ctx, t.parts[0], t.parts[1])
+			e, err = anyExport(r.c.Audiences.GetRun(ctx, t.parts[0], t.parts[1]))
 		} else {
 			e, err = anyExport(r.c.Audiences.GetExport(ctx, t.ref()))
 		}
@@ -527,21 +529,6 @@ func (r *runner) get(ctx context.Context, t target) error {
 		return err
 	}
 	return printExport(r.stdout, e, r.o.json, r.o.showURL)
-}
-
-// findRun reads an Orbit run. Orbit has no single-run endpoint: the run is
-// looked up among the audience's latest runs.
-func (r *runner) findRun(ctx context.Context, audienceID, runID string) (exportkit.Export, error) {
-	runs, err := r.c.Audiences.ListRuns(ctx, audienceID, &exportkit.RunListOptions{Limit: 100})
-	if err != nil {
-		return nil, err
-	}
-	for _, run := range runs {
-		if run.ID == runID {
-			return run, nil
-		}
-	}
-	return nil, fmt.Errorf("exportkit: orbit: get run %q: not among the audience's latest %d runs: %w", runID, len(runs), exportkit.ErrNotFound)
 }
 
 func (r *runner) wait(ctx context.Context, t target) error {
@@ -571,20 +558,11 @@ func (r *runner) waitFor(ctx context.Context, t target, tk task, forFile bool) (
 	if len(t.parts) == 3 {
 		return anyExport(r.c.Audiences.WaitExport(ctx, t.ref(), opts...))
 	}
-	run, err := r.c.Audiences.WaitRun(ctx, t.parts[0], t.parts[1], opts...)
-	if err != nil || !forFile {
-		return anyExport(run, err)
+	if !forFile {
+		return anyExport(r.c.Audiences.WaitRun(ctx, t.parts[0], t.parts[1], opts...))
 	}
-	tk.status("run completed; creating its CSV export")
-	var x *exportkit.AudienceExport
-	err = r.withDeadline(ctx, func(ctx context.Context) (err error) {
-		x, err = r.c.Audiences.CreateExport(ctx, t.parts[0], t.parts[1])
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return anyExport(r.c.Audiences.WaitExport(ctx, x.Ref(), r.waitOpts(tk)...))
+	// The SDK's chain: run, then its export, under one --timeout.
+	return anyExport(r.c.Audiences.Export(ctx, t.parts[0], t.parts[1], opts...))
 }
 
 // finishTask ends a task's line with how its wait ended. The error itself
