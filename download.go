@@ -463,17 +463,31 @@ func (c *Client) downloadError(src *fileSource, err error) error {
 	if errors.As(err, &ie) {
 		return err
 	}
-	err = &engineError{err}
-	if strings.HasPrefix(err.Error(), "exportkit: ") {
-		return err
+	ee := &engineError{err: err}
+	msg := err.Error()
+	if strings.HasPrefix(msg, "exportkit: ") {
+		return ee
 	}
-	return opError(src.vendor, "download", src.id, err)
+	// A storage error inside ("gave up after 6 attempts: exportkit:
+	// brainbase: download "x": 503 …") loses its own prefix: one per message.
+	if inner := fmt.Sprintf("exportkit: %s: download %q: ", src.vendor, src.id); strings.Contains(msg, inner) {
+		ee.msg = strings.ReplaceAll(msg, inner, "")
+	}
+	return opError(src.vendor, "download", src.id, ee)
 }
 
 // engineError is an engine error that matches this package's sentinels.
-type engineError struct{ err error }
+type engineError struct {
+	err error
+	msg string // when not "", the message, without a repeated prefix
+}
 
-func (e *engineError) Error() string { return e.err.Error() }
+func (e *engineError) Error() string {
+	if e.msg != "" {
+		return e.msg
+	}
+	return e.err.Error()
+}
 func (e *engineError) Unwrap() error { return e.err }
 
 var engineSentinels = map[error]error{

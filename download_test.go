@@ -230,6 +230,12 @@ func TestDownloadGivesUpWithoutProgressOnly(t *testing.T) {
 	require.Error(t, err)
 	assert.Len(t, e.storage.requests(), 1)
 	assert.Contains(t, err.Error(), "500")
+	// One prefix, general to specific, even around the storage's error.
+	assert.True(t, strings.HasPrefix(err.Error(), `exportkit: brainbase: download "ex1": gave up after 1 attempts`), err.Error())
+	assert.Equal(t, 1, strings.Count(err.Error(), "exportkit: "), err.Error())
+	var ae *exportkit.APIError
+	require.ErrorAs(t, err, &ae)
+	assert.Equal(t, http.StatusInternalServerError, ae.StatusCode)
 }
 
 // QUALITY.md 12: an expired signed URL is refreshed through the status
