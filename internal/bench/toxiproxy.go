@@ -161,4 +161,3 @@ func (t *Toxiproxy) post(ctx context.Context, path string, body any) error {
 	}
 	return nil
 }
-
