@@ -2,6 +2,7 @@ package bench
 
 import (
 	"flag"
+	"runtime"
 	"testing"
 )
 
@@ -23,4 +24,22 @@ func TestMeasureDownload(t *testing.T) {
 		t.Fatalf("no throughput measured: %+v", r)
 	}
 	t.Log(r)
+}
+
+// TestMeasureCLI checks that the CLI measurement runs, on a small file.
+// The report measures 4 GiB.
+func TestMeasureCLI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the CLI")
+	}
+	runs := measureCLI(t, 8<<20)
+	if len(runs) != 2 {
+		t.Fatalf("%d runs, want to a file and to stdout", len(runs))
+	}
+	for _, r := range runs {
+		if r.Wall <= 0 || (r.PeakRSS <= 0 && runtime.GOOS == "linux") {
+			t.Fatalf("nothing measured: %+v", r)
+		}
+		t.Logf("%s: %v, peak RSS %.1f MiB", r.Output, r.Wall, float64(r.PeakRSS)/(1<<20))
+	}
 }

@@ -223,9 +223,7 @@ func run(ctx context.Context, o options) error {
 			res.verified = res.verified && verified
 			res.wall = append(res.wall, took)
 			res.cpu = append(res.cpu, ps.UserTime()+ps.SystemTime())
-			if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-				res.maxRSS = max(res.maxRSS, int64(ru.Maxrss)*1024) // KiB on Linux
-			}
+			res.maxRSS = max(res.maxRSS, bench.PeakRSS(ps))
 			fmt.Fprintf(os.Stderr, "%.2f s\n", took.Seconds())
 		}
 	}
@@ -442,9 +440,14 @@ func loadAvg() [3]float64 {
 // what it prints first.
 func versionLine(bin string, flag string) string {
 	out, _ := exec.Command(bin, flag).CombinedOutput()
-	f := strings.Fields(firstLine(string(out)))
-	if len(f) > 0 && f[0] == "nginx" { // nginx version: nginx/1.22.1
-		f = f[2:]
+	var f []string
+	for _, w := range strings.Fields(firstLine(string(out))) {
+		if w != "version" && w != "version:" {
+			f = append(f, w)
+		}
+	}
+	if len(f) > 1 && f[0] == "nginx" { // nginx version: nginx/1.22.1
+		f = f[1:]
 	}
 	return strings.Join(f[:min(2, len(f))], " ")
 }
