@@ -7,7 +7,6 @@ package bench
 import (
 	"context"
 	"crypto/sha1"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -90,43 +89,6 @@ func SDK(ctx context.Context, c *exportkit.Client, srv *httptest.Server, size in
 		return fmt.Errorf("downloaded %d bytes (verified %v), want %d", res.Bytes, res.Verified, size)
 	}
 	return nil
-}
-
-// SDKSHA1 is SDK with the SHA-1 computed and compared: the server's
-// content SHA-1 is passed with WithChecksum, as a vendor's would be, so the
-// download hashes every byte whatever the SDK's default.
-func SDKSHA1(ctx context.Context, c *exportkit.Client, srv *httptest.Server, size int64, opts ...exportkit.DownloadOption) error {
-	want := ContentSHA1(size)
-	u := FileURL(srv, size)
-	fs := float64(size)
-	e := &exportkit.LogExport{ID: "bench", Status: "COMPLETED", DownloadURL: &u, FileSizeBytes: &fs}
-	res, err := c.Download(ctx, e, io.Discard, append([]exportkit.DownloadOption{exportkit.WithChecksum("sha1", want)}, opts...)...)
-	if err != nil {
-		return err
-	}
-	if res.Bytes != size || !res.Verified || res.SHA1 != want {
-		return fmt.Errorf("downloaded %d bytes (verified %v, SHA-1 %q), want %d with SHA-1 %s", res.Bytes, res.Verified, res.SHA1, size, want)
-	}
-	return nil
-}
-
-var contentSHA1s sync.Map // size → hex SHA-1 of what NewDownloadServer serves
-
-// ContentSHA1 returns the SHA-1 (hex) of the size bytes that
-// NewDownloadServer serves, computed once per size.
-func ContentSHA1(size int64) string {
-	if v, ok := contentSHA1s.Load(size); ok {
-		return v.(string)
-	}
-	h := sha1.New()
-	for n := size; n > 0; {
-		m := min(n, int64(len(pattern)))
-		h.Write(pattern[:m])
-		n -= m
-	}
-	sum := hex.EncodeToString(h.Sum(nil))
-	contentSHA1s.Store(size, sum)
-	return sum
 }
 
 // writerOnly hides io.Discard's ReadFrom, so that io.CopyBuffer uses the
@@ -232,13 +194,13 @@ func (h *HeapSampler) Stop() uint64 {
 }
 
 // DownloadReport compares exportkit's download with the bare copies of
-// the same response (QUALITY.md 16, 17 and 24): streaming with nothing to
-// verify but the size against a bare io.CopyBuffer, and with a SHA-1
-// computed and compared against a bare io.TeeReader(sha1) copy.
+// the same response (QUALITY.md 16 and 17): streaming without hashing
+// against a bare io.CopyBuffer, and with SHA-1 against a bare
+// io.TeeReader(sha1) copy.
 type DownloadReport struct {
 	Size                int64
-	SDK                 float64 // MB/s with SHA-1 computed and compared (WithChecksum), median of the rounds
-	SDKNoHash           float64 // MB/s with nothing to verify but the size (WithoutSHA1)
+	SDK                 float64 // MB/s with SHA-1 (the default), median of the rounds
+	SDKNoHash           float64 // MB/s with WithoutSHA1
 	Copy, Tee           float64 // MB/s of the bare copies
 	RatioCopy, RatioTee float64 // SDKNoHash / Copy, SDK / Tee
 	PeakHeapGrowth      uint64  // bytes, during the SDK downloads
@@ -256,10 +218,7 @@ func (r DownloadReport) String() string {
 // throughput of each with the heap and allocations of exportkit's. The
 // median, not the best: with the server on the same two cores, one lucky
 // round of a baseline would otherwise decide the ratio.
-//
-// opts are passed to every SDK download (the engine's WithConnections and
-// WithPartSize, for example).
-func MeasureDownload(ctx context.Context, size int64, rounds int, opts ...exportkit.DownloadOption) (DownloadReport, error) {
+func MeasureDownload(ctx context.Context, size int64, rounds int) (DownloadReport, error) {
 	srv := NewDownloadServer()
 	defer srv.Close()
 	c, err := NewClient()
@@ -274,12 +233,11 @@ func MeasureDownload(ctx context.Context, size int64, rounds int, opts ...export
 		return mbps(time.Since(start)), err
 	}
 	ways := [...]func() error{
-		func() error { return SDKSHA1(ctx, c, srv, size, opts...) }, // measured for heap and allocations too
-		func() error { return SDK(ctx, c, srv, size, append(slices.Clip(opts), exportkit.WithoutSHA1())...) },
+		func() error { return SDK(ctx, c, srv, size) }, // measured for heap and allocations too
+		func() error { return SDK(ctx, c, srv, size, exportkit.WithoutSHA1()) },
 		func() error { return Copy(ctx, srv, size) },
 		func() error { return Tee(ctx, srv, size) },
 	}
-	ContentSHA1(size) // not in the first timing
 	// One of each first, to open connections and warm up.
 	for _, f := range ways {
 		if err := f(); err != nil {
