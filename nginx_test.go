@@ -229,24 +229,59 @@ func TestNginxResume(t *testing.T) {
 	}
 }
 
-// startCutProxy forwards 127.0.0.1 connections to upstream. The first
-// connection is cut after cutAt bytes from upstream: then atCut runs, and
-// both sides are closed. Later connections are forwarded whole. The proxy
-// stops, its goroutines ended, when the test ends.
+// startCutProxy forwards 127.0.0.1 connections to upstream. Once cutAt
+// bytes from upstream have been forwarded, over all connections together,
+// atCut runs, and the connection that reached cutAt is then closed on both
+// sides (the others go on). The proxy stops, its goroutines ended, when
+// the test ends.
 func startCutProxy(t *testing.T, upstream string, cutAt int64, atCut func()) string {
+	return startProxy(t, upstream, cutAt, atCut, true)
+}
+
+// startProxy is startCutProxy that, without cut, goes on forwarding on
+// the connection that reached at once hook has run.
+func startProxy(t *testing.T, upstream string, at int64, hook func(), cut bool) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	var (
 		wg    sync.WaitGroup
-		mu    sync.Mutex
+		mu    sync.Mutex // guards conns, total and fired
 		conns []net.Conn
-		first = true
+		total int64
+		fired bool
 	)
-	track := func(cs ...net.Conn) {
-		mu.Lock()
-		conns = append(conns, cs...)
-		mu.Unlock()
+	// forward copies up to down until either side ends, or until it
+	// reaches at (true: then cut).
+	forward := func(down, up net.Conn) bool {
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := up.Read(buf)
+			if n > 0 {
+				mu.Lock()
+				m, reached := n, false
+				if !fired && total+int64(n) >= at {
+					m, reached, fired = int(at-total), true, true
+				}
+				total += int64(n)
+				mu.Unlock()
+				if _, werr := down.Write(buf[:m]); werr != nil {
+					return false
+				}
+				if reached {
+					hook()
+					if cut {
+						return true
+					}
+					if _, werr := down.Write(buf[m:n]); werr != nil {
+						return false
+					}
+				}
+			}
+			if err != nil {
+				return false
+			}
+		}
 	}
 	wg.Go(func() {
 		for {
@@ -259,21 +294,14 @@ func startCutProxy(t *testing.T, upstream string, cutAt int64, atCut func()) str
 				down.Close()
 				continue
 			}
-			track(down, up)
 			mu.Lock()
-			cut := first
-			first = false
+			conns = append(conns, down, up)
 			mu.Unlock()
 			wg.Go(func() { io.Copy(up, down); up.(*net.TCPConn).CloseWrite() })
 			wg.Go(func() {
 				defer down.Close()
 				defer up.Close()
-				if !cut {
-					io.Copy(down, up)
-					return
-				}
-				io.CopyN(down, up, cutAt)
-				atCut()
+				forward(down, up)
 			})
 		}
 	})
