@@ -58,6 +58,7 @@ func TestNginxParts(t *testing.T) {
 
 			reqs := fileRequests(t, e.Nginx)
 			require.NotEmpty(t, reqs)
+			t.Logf("requests: %+v", reqs)
 			etag := reqs[0].ETag
 			require.NotEmpty(t, etag)
 			assert.False(t, strings.HasPrefix(etag, "W/"), "nginx's ETag is strong")
@@ -94,6 +95,8 @@ func TestNginxPartsFileChanged(t *testing.T) {
 	e := startNginx(t, 5)
 	p := startProxy(t, strings.TrimPrefix(e.URL, "http://"), nginxFileSize/3, func() {
 		writeServed(t, e.path, randomBytes(6, nginxFileSize), mtimeNew)
+		fi, _ := os.Stat(e.path)
+		t.Logf("DEBUG hook fired, mtime now %v", fi.ModTime())
 	}, false)
 	c, err := exportkit.NewClient(exportkit.WithBrainbaseAPIKey("test"))
 	require.NoError(t, err)
@@ -101,11 +104,12 @@ func TestNginxPartsFileChanged(t *testing.T) {
 	out := filepath.Join(dir, "out.csv")
 	_, err = c.DownloadFile(t.Context(), nginxExport("http://"+p+"/export.csv", nginxFileSize), out,
 		exportkit.WithConnections(2), exportkit.WithPartSize(nginxPartSize))
+	reqs := fileRequests(t, e.Nginx)
+	t.Logf("requests: %+v", reqs)
 	require.ErrorIs(t, err, exportkit.ErrFileChanged)
 	entries, _ := os.ReadDir(dir)
 	assert.Empty(t, entries, "a changed file leaves nothing behind: no file, no partial file, no state")
 
-	reqs := fileRequests(t, e.Nginx)
 	etag := reqs[0].ETag
 	saw412 := false
 	for _, r := range reqs[1:] {

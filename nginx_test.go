@@ -230,9 +230,9 @@ func TestNginxResume(t *testing.T) {
 }
 
 // startCutProxy forwards 127.0.0.1 connections to upstream. Once cutAt
-// bytes from upstream have been forwarded, over all connections together,
-// atCut runs, and the connection that reached cutAt is then closed on both
-// sides (the others go on). The proxy stops, its goroutines ended, when
+// bytes from upstream have been read, over all connections together, atCut
+// runs, and the connection that reached cutAt is closed on both sides
+// after its first cutAt bytes (the others go on). The proxy stops, its goroutines ended, when
 // the test ends.
 func startCutProxy(t *testing.T, upstream string, cutAt int64, atCut func()) string {
 	return startProxy(t, upstream, cutAt, atCut, true)
@@ -265,11 +265,13 @@ func startProxy(t *testing.T, upstream string, at int64, hook func(), cut bool) 
 				}
 				total += int64(n)
 				mu.Unlock()
+				if reached {
+					hook() // before these bytes go on: the client may not read them for a while
+				}
 				if _, werr := down.Write(buf[:m]); werr != nil {
 					return false
 				}
 				if reached {
-					hook()
 					if cut {
 						return true
 					}
