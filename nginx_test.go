@@ -76,10 +76,22 @@ func randomBytes(seed uint64, n int) []byte {
 // renamed over the old one, with the given mtime.
 func writeServed(t *testing.T, path string, data []byte, mtime time.Time) {
 	t.Helper()
+	stageServed(t, path, data, mtime)()
+}
+
+// stageServed writes the replacement of the served file beside it and
+// returns the rename that puts it in place: quick enough to run between
+// two parts of a loopback download. It may run on any goroutine.
+func stageServed(t *testing.T, path string, data []byte, mtime time.Time) (replace func()) {
+	t.Helper()
 	tmp := path + ".new"
 	require.NoError(t, os.WriteFile(tmp, data, 0o644))
 	require.NoError(t, os.Chtimes(tmp, mtime, mtime))
-	require.NoError(t, os.Rename(tmp, path))
+	return func() {
+		if err := os.Rename(tmp, path); err != nil {
+			t.Errorf("replace the served file: %v", err)
+		}
+	}
 }
 
 func sha1Of(b []byte) string {
@@ -176,10 +188,10 @@ func TestNginxResume(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := startNginx(t, 2)
-			replaced := randomBytes(3, nginxFileSize)
+			replace := stageServed(t, e.path, randomBytes(3, nginxFileSize), mtimeNew)
 			p := startCutProxy(t, strings.TrimPrefix(e.URL, "http://"), 3<<20, func() {
 				if tc.change {
-					writeServed(t, e.path, replaced, mtimeNew)
+					replace()
 				}
 			})
 			c, err := exportkit.NewClient(exportkit.WithBrainbaseAPIKey("test"))
