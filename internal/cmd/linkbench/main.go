@@ -132,7 +132,7 @@ func run(ctx context.Context, o options) error {
 			return fmt.Errorf("go build ./cmd/exportkit: %v\n%s", err, out)
 		}
 	}
-	flags, err := downloadFlags(ctx, bin)
+	flags, err := downloadFlags(ctx, bin, work)
 	if err != nil {
 		return err
 	}
@@ -266,20 +266,33 @@ func findTools(toxiproxy string) (toolPaths, error) {
 // uses when the binary has them.
 type engineFlags struct{ connections, noResume bool }
 
-// downloadFlags reads `exportkit download -h` for the engine's flags.
-func downloadFlags(ctx context.Context, bin string) (engineFlags, error) {
-	cmd := exec.CommandContext(ctx, bin, "download", "-h")
-	var buf bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &buf, &buf
-	cmd.Run() // -h exits non-zero with some flag packages; the text is what counts
-	help := buf.String()
-	if !strings.Contains(help, "-o") {
-		return engineFlags{}, fmt.Errorf("%s download -h printed no flags:\n%s", bin, help)
+// downloadFlags finds out which of the engine's flags bin takes: a
+// download with the flag and no credentials fails on the flag when it is
+// unknown, on the credentials otherwise. Nothing is sent anywhere.
+func downloadFlags(ctx context.Context, bin, dir string) (engineFlags, error) {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "LEADPIPE_") {
+			env = append(env, kv)
+		}
 	}
-	return engineFlags{
-		connections: strings.Contains(help, "-connections"),
-		noResume:    strings.Contains(help, "-no-resume"),
-	}, nil
+	takes := func(flag ...string) (bool, error) {
+		args := append([]string{"download", "orbit", bench.OrbitExportID, "-o", filepath.Join(dir, "probe"), "--base-url", "http://127.0.0.1:9"}, flag...)
+		cmd := exec.CommandContext(ctx, bin, args...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err == nil {
+			return false, fmt.Errorf("%s download without credentials succeeded: %s", bin, out)
+		}
+		return !strings.Contains(string(out), "not defined: "+flag[0]), nil
+	}
+	var f engineFlags
+	var err error
+	if f.connections, err = takes("-connections", "1"); err != nil {
+		return f, err
+	}
+	f.noResume, err = takes("-no-resume")
+	return f, err
 }
 
 func commands(o options, f engineFlags, bin, apiURL, fileURL, out, sha1Hex string, t toolPaths) []command {
