@@ -27,6 +27,13 @@ const (
 	// Follow-up when the parallel engine (WithConnections, WithPartSize)
 	// is merged: measure at its defaults and add their product here.
 	goalHeapGrowth = 4 << 20
+	// partsBudget is connections × part size at the SDK's defaults: what
+	// Download may buffer when it fetches in parts. Zero on main, which
+	// has one stream.
+	//
+	// FOLLOW-UP when the parallel engine is merged: set it to
+	// download.DefaultConnections * download.DefaultPartSize (8 × 8 MiB).
+	partsBudget = 0
 	// goalCLIRSS is issue 10's bar for the whole CLI process downloading
 	// 4 GiB, to a file and to stdout.
 	goalCLIRSS  = 64 << 20
@@ -68,6 +75,15 @@ func TestReport(t *testing.T) {
 			goal{"16, 24", fmt.Sprintf("download %s with SHA-1 vs TeeReader(sha1) copy", sizeName(r.Size)), "≥ 0.95×",
 				fmt.Sprintf("%.2f× (%.0f vs %.0f MB/s)", r.RatioTee, r.SDK, r.Tee), r.RatioTee >= goalThroughputRatio})
 	}
+	parts, err := MeasureParts(t.Context(), 1<<30, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	goals = append(goals,
+		goal{"24", "download 1 GiB from a server that honours Range (in parts) vs one bare io.CopyBuffer", "≥ 0.95×",
+			fmt.Sprintf("%.2f× (%.0f vs %.0f MB/s)", parts.Ratio, parts.SDK, parts.Copy), parts.Ratio >= goalThroughputRatio},
+		goal{"17, 24", "peak heap growth, 1 GiB download in parts", fmt.Sprintf("< %s", mibText(goalHeapGrowth+partsBudget)),
+			fmt.Sprintf("%.2f MiB", float64(parts.PeakHeapGrowth)/(1<<20)), parts.PeakHeapGrowth < goalHeapGrowth+partsBudget})
 	cli := measureCLI(t, cliRSSBytes)
 	goals = append(goals,
 		goal{"17", "peak heap growth, 1 GiB download", "< 4 MiB",
@@ -128,6 +144,8 @@ func measureCLI(t *testing.T, size int64) []CLIRun {
 	}
 	return runs
 }
+
+func mibText(n int64) string { return fmt.Sprintf("%d MiB", n>>20) }
 
 func sizeName(n int64) string {
 	if n >= 1<<30 {
