@@ -40,7 +40,7 @@ func BuildCLI(ctx context.Context, dir string) (string, error) {
 type CLIRun struct {
 	Output  string        // "file" (-o FILE) or "stdout" (-o - to /dev/null)
 	Wall    time.Duration // start to exit
-	PeakRSS int64         // bytes, the process's maximum resident set
+	PeakRSS int64         // bytes, the process's maximum resident set (RunPeakRSS)
 }
 
 // MeasureCLI runs bin (the exportkit CLI) to download size bytes over
@@ -76,7 +76,8 @@ func MeasureCLI(ctx context.Context, bin, dir string, size int64, args ...string
 			cmd.Stdout = devnull // an *os.File: the child writes to it directly
 		}
 		start := time.Now()
-		if err := cmd.Run(); err != nil {
+		peak, err := RunPeakRSS(cmd)
+		if err != nil {
 			return nil, fmt.Errorf("exportkit download to %s: %v: %s", to, err, strings.TrimSpace(stderr.String()))
 		}
 		wall := time.Since(start)
@@ -90,7 +91,7 @@ func MeasureCLI(ctx context.Context, bin, dir string, size int64, args ...string
 			}
 			os.Remove(out)
 		}
-		runs = append(runs, CLIRun{Output: to, Wall: wall, PeakRSS: PeakRSS(cmd.ProcessState)})
+		runs = append(runs, CLIRun{Output: to, Wall: wall, PeakRSS: peak})
 	}
 	return runs, nil
 }

@@ -4,5 +4,5 @@ package bench
 
 import "os"
 
-// PeakRSS is -1: this platform's process usage has no maximum resident set.
-func PeakRSS(*os.ProcessState) int64 { return -1 }
+// maxRSS is -1: this platform's process usage has no maximum resident set.
+func maxRSS(*os.ProcessState) int64 { return -1 }

@@ -8,9 +8,8 @@ import (
 	"syscall"
 )
 
-// PeakRSS is a finished process's maximum resident set size in bytes, or
-// -1 where the platform does not say.
-func PeakRSS(ps *os.ProcessState) int64 {
+// maxRSS is a finished process's ru_maxrss in bytes, or -1.
+func maxRSS(ps *os.ProcessState) int64 {
 	ru, ok := ps.SysUsage().(*syscall.Rusage)
 	if !ok {
 		return -1
@@ -18,5 +17,5 @@ func PeakRSS(ps *os.ProcessState) int64 {
 	if runtime.GOOS == "darwin" || runtime.GOOS == "ios" {
 		return int64(ru.Maxrss) // bytes there
 	}
-	return int64(ru.Maxrss) << 10 // KiB on Linux and the BSDs
+	return int64(ru.Maxrss) << 10 // KiB on the BSDs
 }

@@ -132,6 +132,7 @@ func run(ctx context.Context, o options) error {
 			return fmt.Errorf("go build ./cmd/exportkit: %v\n%s", err, out)
 		}
 	}
+	version := exportkitVersion(root, o.bin == "")
 	flags, err := downloadFlags(ctx, bin, work)
 	if err != nil {
 		return err
@@ -223,12 +224,18 @@ func run(ctx context.Context, o options) error {
 			res.verified = res.verified && verified
 			res.wall = append(res.wall, took)
 			res.cpu = append(res.cpu, ps.UserTime()+ps.SystemTime())
-			res.maxRSS = max(res.maxRSS, bench.PeakRSS(ps))
+			res.maxRSS = max(res.maxRSS, ps.peakRSS)
 			fmt.Fprintf(os.Stderr, "%.2f s\n", took.Seconds())
 		}
 	}
-	printTable(os.Stdout, o, size, link, cmds, results, tools, root, load0, time.Since(started))
+	printTable(os.Stdout, o, size, link, cmds, results, tools, version, load0, time.Since(started))
 	return nil
+}
+
+// usage is what a finished command used.
+type usage struct {
+	*os.ProcessState
+	peakRSS int64 // bytes
 }
 
 type toolPaths struct{ aria2c, curl, toxiproxy, nginx string }
@@ -337,7 +344,7 @@ func commands(o options, f engineFlags, bin, apiURL, fileURL, out, sha1Hex strin
 // and returns its wall time, its process state and whether it said it
 // verified the file (exportkit's JSON; aria2c with --checksum fails
 // otherwise).
-func runOnce(ctx context.Context, c command, outDir string, size int64) (time.Duration, *os.ProcessState, bool, error) {
+func runOnce(ctx context.Context, c command, outDir string, size int64) (time.Duration, usage, bool, error) {
 	entries, _ := os.ReadDir(outDir)
 	for _, e := range entries {
 		os.Remove(filepath.Join(outDir, e.Name()))
@@ -348,7 +355,7 @@ func runOnce(ctx context.Context, c command, outDir string, size int64) (time.Du
 	select {
 	case <-time.After(300 * time.Millisecond):
 	case <-ctx.Done():
-		return 0, nil, false, ctx.Err()
+		return 0, usage{}, false, ctx.Err()
 	}
 	// Bound each run: ten times the time of one capped connection, and
 	// at least a minute.
@@ -361,10 +368,10 @@ func runOnce(ctx context.Context, c command, outDir string, size int64) (time.Du
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
-	err := cmd.Run()
+	peak, err := bench.RunPeakRSS(cmd)
 	took := time.Since(start)
 	if err != nil {
-		return 0, nil, false, fmt.Errorf("%v: %s", err, lastLine(stderr.String()))
+		return 0, usage{}, false, fmt.Errorf("%v: %s", err, lastLine(stderr.String()))
 	}
 	verified := c.verifies
 	if c.exportkit {
@@ -373,20 +380,20 @@ func runOnce(ctx context.Context, c command, outDir string, size int64) (time.Du
 			Verified bool  `json:"verified"`
 		}
 		if err := json.Unmarshal(stdout.Bytes(), &v); err != nil {
-			return 0, nil, false, fmt.Errorf("exportkit's JSON summary: %v: %q", err, stdout.String())
+			return 0, usage{}, false, fmt.Errorf("exportkit's JSON summary: %v: %q", err, stdout.String())
 		}
 		verified = v.Verified && v.Bytes == size
 	}
-	return took, cmd.ProcessState, verified, nil
+	return took, usage{cmd.ProcessState, peak}, verified, nil
 }
 
-func printTable(w *os.File, o options, size int64, link bench.Link, cmds []command, res []result, t toolPaths, root string, load0 [3]float64, took time.Duration) {
+func printTable(w *os.File, o options, size int64, link bench.Link, cmds []command, res []result, t toolPaths, version string, load0 [3]float64, took time.Duration) {
 	load1 := loadAvg()
 	fmt.Fprintf(w, "\n%s file, nginx behind Toxiproxy %s (%s), %d rounds interleaved, median per row; %s\n",
 		bench.FormatSize(size), bench.ToxiproxyVersion, link, o.rounds, time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(w, "machine: %d cores, %s/%s, %s; load average %.1f at the start, %.1f at the end; %s of runs\n",
 		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), load0[0], load1[0], took.Round(time.Second))
-	fmt.Fprintf(w, "tools: exportkit %s; %s; %s; %s\n\n", exportkitVersion(root, o.bin == ""), versionLine(t.nginx, "-v"),
+	fmt.Fprintf(w, "tools: exportkit %s; %s; %s; %s\n\n", version, versionLine(t.nginx, "-v"),
 		versionLine(t.aria2c, "--version"), versionLine(t.curl, "--version"))
 
 	var ref float64
