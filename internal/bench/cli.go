@@ -44,12 +44,13 @@ type CLIRun struct {
 }
 
 // MeasureCLI runs bin (the exportkit CLI) to download size bytes over
-// loopback from NewDownloadServer, once to a file in dir and once to
-// stdout (/dev/null), and returns the peak RSS of each. The export is a
+// loopback from a [NewRangeServer] (ranges and a strong ETag, as S3 and B2
+// have: a parallel engine fetches in parts), once to a file in dir and once
+// to stdout (/dev/null), and returns the peak RSS of each. The export is a
 // local Orbit status with the size and no SHA-1: the CLI verifies the size
 // and hashes nothing, the common case.
 func MeasureCLI(ctx context.Context, bin, dir string, size int64, args ...string) ([]CLIRun, error) {
-	srv := NewDownloadServer()
+	srv := NewRangeServer()
 	defer srv.Close()
 	api := httptest.NewServer(OrbitAPI(FileURL(srv, size), size, ""))
 	defer api.Close()
