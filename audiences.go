@@ -229,7 +229,7 @@ func (s *AudiencesService) listRuns(ctx context.Context, audienceID string, opts
 	q := url.Values{}
 	if opts != nil && opts.Limit != 0 {
 		if opts.Limit < 1 || opts.Limit > 100 {
-			return nil, respInfo{}, opError(Orbit, op, audienceID, fmt.Errorf("limit %d is not between 1 and 100", opts.Limit))
+			return nil, respInfo{}, opError(Orbit, op, audienceID, &inputError{fmt.Errorf("limit %d is not between 1 and 100", opts.Limit)})
 		}
 		q.Set("limit", strconv.Itoa(opts.Limit))
 	}
@@ -268,7 +268,7 @@ func (s *AudiencesService) CreateRun(ctx context.Context, audienceID string, r *
 		body.IdempotencyKey = newIdempotencyKey()
 	}
 	if len(body.IdempotencyKey) > 120 {
-		return nil, opError(Orbit, op, audienceID, errors.New("idempotency key longer than 120 characters"))
+		return nil, opError(Orbit, op, audienceID, &inputError{errors.New("idempotency key longer than 120 characters")})
 	}
 	env, _, err := call[envelope[*AudienceRun]](ctx, s.api, request{op: op, id: audienceID,
 		method: http.MethodPost, path: path + "/runs", body: body,

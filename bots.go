@@ -163,12 +163,11 @@ func (s *BotsService) StartExport(ctx context.Context, botID string, r *BotExpor
 	if r != nil {
 		body = *r
 	}
-	switch body.ExportType {
-	case "":
+	var ok bool
+	if body.ExportType, ok = oneOf(body.ExportType, []string{"latest", "published"}); !ok {
+		return nil, opError(Kore, op, botID, &inputError{fmt.Errorf("export type %q is not latest or published", excerpt(body.ExportType, 64))})
+	} else if body.ExportType == "" {
 		body.ExportType = "latest"
-	case "latest", "published":
-	default:
-		return nil, opError(Kore, op, botID, fmt.Errorf("export type %q is not latest or published", body.ExportType))
 	}
 	e, _, err := call[BotExport](ctx, s.api, request{op: op, id: botID, method: http.MethodPost,
 		path: path, body: body, noReplay: true, paceKey: botID})

@@ -31,6 +31,7 @@ type Client struct {
 	ua      string
 	secrets []string // every credential, scrubbed from any text that leaves the client
 	wait    waitConfig
+	tel     telemetry // OpenTelemetry spans and metrics (telemetry.go); off by default
 }
 
 // Option configures a [Client]. Options are applied in order by
@@ -50,6 +51,8 @@ type config struct {
 	userAgent                   string
 	defaultWait                 []WaitOption
 	orbitKeySet, orbitBearerSet bool
+	koreAppFromEnv              bool // the Kore app came from KORE_CLIENT_ID and KORE_CLIENT_SECRET
+	tel                         telemetryConfig
 }
 
 type rateSpec struct {
@@ -128,11 +131,12 @@ func WithKoreToken(jwt string) Option {
 }
 
 // WithBaseURL sets where vendor v's API is. The URL must be absolute https,
-// or http to a loopback host (for tests). Defaults: Brainbase
+// or http to a loopback host (for tests); without a scheme, http is taken
+// for a loopback host ("localhost:8080") and https for any other. Defaults: Brainbase
 // https://brainbase-monorepo-api.onrender.com ($BRAINBASE_LABS_BASE_URL),
 // Memsolus https://api.memsolus.com ($MEMSOLUS_BASE_URL), Orbit
 // https://api.aws53.cloud ($LEADPIPE_BASE_URL), Kore https://platform.kore.ai
-// ($KORE_HOST, which may be a bare host name).
+// ($KORE_HOST). The environment variables are read the same way.
 func WithBaseURL(v Vendor, baseURL string) Option {
 	return func(c *config) error {
 		if !v.valid() {
@@ -263,7 +267,7 @@ func NewClient(opts ...Option) (*Client, error) {
 		return nil, errors.New("exportkit: kore: both an app (client id and secret) and a token given; use one")
 	}
 	if (cfg.koreClientID == "") != (cfg.koreSecret == "") {
-		return nil, errors.New("exportkit: kore: WithKoreApp needs both a client id and a client secret")
+		return nil, cfg.koreHalfApp()
 	}
 
 	c := &Client{
@@ -308,6 +312,12 @@ func NewClient(opts ...Option) (*Client, error) {
 		c.api[v] = newVendorClient(c, v, u, auth, base, cfg)
 	}
 	c.storage = newStorageClient(cfg.storageClient)
+	tel, err := newTelemetry(cfg.tel, c.scrub)
+	if err != nil {
+		return nil, err
+	}
+	c.tel = tel
+	c.storage = c.tel.wrapStorage(c.storage)
 	c.Exports = &ExportsService{c: c, api: c.api[Brainbase]}
 	c.Memories = &MemoriesService{c: c, api: c.api[Memsolus]}
 	c.Audiences = &AudiencesService{c: c, api: c.api[Orbit]}
@@ -331,23 +341,46 @@ func (cfg *config) fromEnv() {
 	if cfg.koreToken == "" && cfg.koreClientID == "" && cfg.koreSecret == "" {
 		setDefault(&cfg.koreClientID, EnvKoreClientID)
 		setDefault(&cfg.koreSecret, EnvKoreClientSecret)
+		cfg.koreAppFromEnv = cfg.koreClientID != "" || cfg.koreSecret != ""
 	}
 	for _, v := range vendors {
 		if cfg.baseURL[v] == "" {
 			if s := strings.TrimSpace(os.Getenv(envBaseURL[v])); s != "" {
-				if v == Kore && !strings.Contains(s, "://") {
-					s = "https://" + s
-				}
 				cfg.baseURL[v] = s
 			}
 		}
 	}
 }
 
+// koreHalfApp is the error for a Kore app given only one of its two
+// credentials, naming what is missing where it was to come from.
+func (cfg *config) koreHalfApp() error {
+	if cfg.koreAppFromEnv {
+		set, unset := EnvKoreClientID, EnvKoreClientSecret
+		if cfg.koreClientID == "" {
+			set, unset = unset, set
+		}
+		return &inputError{fmt.Errorf("exportkit: kore: %s is set but %s is not: set both, or neither", set, unset)}
+	}
+	return &inputError{errors.New("exportkit: kore: WithKoreApp needs both a client id and a client secret")}
+}
+
 // parseBaseURL checks a vendor base URL: absolute, https (or http to a
-// loopback host), no userinfo, query or fragment.
+// loopback host), no userinfo, query or fragment. A URL without a scheme
+// ("localhost:8080", "platform.kore.ai") gets http when its host is a
+// loopback host and https otherwise, whether it came from [WithBaseURL] or
+// from the environment.
 func parseBaseURL(raw string) (*url.URL, error) {
-	u, err := url.Parse(strings.TrimSpace(raw))
+	raw = strings.TrimSpace(raw)
+	if raw != "" && !strings.Contains(raw, "://") {
+		host, _, _ := strings.Cut(raw, "/")
+		scheme := "https://"
+		if h, _, err := net.SplitHostPort(host); err == nil && isLoopback(h) || isLoopback(host) {
+			scheme = "http://"
+		}
+		raw = scheme + raw
+	}
+	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, fmt.Errorf("%w: cannot parse %q", ErrUnsafeURL, redactText(raw))
 	}

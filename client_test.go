@@ -68,7 +68,7 @@ func TestEnvironmentDefaults(t *testing.T) {
 	t.Setenv("LEADPIPE_BASE_URL", testBase)
 	t.Setenv("KORE_CLIENT_ID", "env-kore-id")
 	t.Setenv("KORE_CLIENT_SECRET", "env-kore-secret-env-kore-secret")
-	t.Setenv("KORE_HOST", "localhost:8080") // a bare host gets https://
+	t.Setenv("KORE_HOST", "bots.example.com") // a bare host gets https:// (http only for loopback hosts)
 
 	rec := &recorder{responses: []func(http.ResponseWriter, *http.Request){reply(200, `{"id":"e1","status":"PENDING"}`)}}
 	c, err := exportkit.NewClient(
@@ -90,7 +90,7 @@ func TestEnvironmentDefaults(t *testing.T) {
 	assert.Equal(t, "env-lp", rec.last().Header.Get("X-API-Key"))
 
 	_, _ = c.Bots.ExportStatus(ctx, "st-1")
-	assert.Equal(t, "https", rec.last().URL.Scheme)
+	assert.Equal(t, "https://bots.example.com", rec.last().URL.Scheme+"://"+rec.last().URL.Host)
 	assert.NotEmpty(t, rec.last().Header.Get("auth"))
 
 	// The environment is read once: changing it later changes nothing.

@@ -222,7 +222,9 @@ func (c *Client) Open(ctx context.Context, e Export, opts ...DownloadOption) (io
 
 // download copies the file to w through a transfer, which resumes and
 // verifies under the copy loop.
-func (c *Client) download(ctx context.Context, src *fileSource, w io.Writer, opts []DownloadOption) (*DownloadResult, error) {
+func (c *Client) download(ctx context.Context, src *fileSource, w io.Writer, opts []DownloadOption) (res *DownloadResult, err error) {
+	ctx, dt := c.tel.startDownload(ctx, src)
+	defer func() { dt.end(res, err) }()
 	if w == nil {
 		return nil, &inputError{errors.New("exportkit: download: nil writer")}
 	}
@@ -257,9 +259,11 @@ func (c *Client) download(ctx context.Context, src *fileSource, w io.Writer, opt
 // open returns the transfer itself as the reader: it resumes under the
 // caller's reads and reports a verification failure instead of io.EOF.
 func (c *Client) open(ctx context.Context, src *fileSource, opts []DownloadOption) (io.ReadCloser, error) {
+	ctx, dt := c.tel.startDownload(ctx, src)
 	t, err := c.startTransfer(ctx, src, opts)
 	if err != nil {
+		dt.end(nil, err)
 		return nil, err
 	}
-	return t, nil
+	return dt.reader(t), nil
 }

@@ -18,7 +18,9 @@ import (
 // file: the partial file is locked while it is written (where the system
 // has advisory locks; elsewhere it is created exclusively), and the second
 // download fails at once instead of interleaving its bytes.
-func (c *Client) downloadFile(ctx context.Context, src *fileSource, path string, opts []DownloadOption) (*DownloadResult, error) {
+func (c *Client) downloadFile(ctx context.Context, src *fileSource, path string, opts []DownloadOption) (res *DownloadResult, err error) {
+	ctx, dt := c.tel.startDownload(ctx, src)
+	defer func() { dt.end(res, err) }()
 	if path == "" {
 		return nil, &inputError{errors.New("exportkit: download: empty path")}
 	}
@@ -32,7 +34,7 @@ func (c *Client) downloadFile(ctx context.Context, src *fileSource, path string,
 	}
 	// Writeback starts while the bytes arrive, so that the Sync in
 	// commitPartial has little left to flush (see newFileWriter).
-	res, err := c.download(ctx, src, newFileWriter(f), opts)
+	res, err = c.download(ctx, src, newFileWriter(f), opts)
 	if err == nil {
 		err = commitPartial(f, partial, path)
 	}

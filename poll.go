@@ -237,14 +237,14 @@ func waitAs[T Export](ctx context.Context, c *Client, t *pollTarget, opts []Wait
 // to tell its expiry from the caller's context ending.
 var errMaxWait = errors.New("maximum wait reached")
 
-// poll is the polling core: read at once, then on the backoff schedule,
+// pollLoop is the polling core: read at once, then on the backoff schedule,
 // with Retry-After as a floor, until a terminal state, a final error, the
 // context's end or the maximum wait. It returns the last export read.
 //
 // When the export read changes identity (Orbit's chain goes from the run
 // to its export), the schedule and the not-found grace start over: the new
 // object is young and likely to change soon.
-func (c *Client) poll(ctx context.Context, t *pollTarget, cfg waitConfig) (Export, error) {
+func (c *Client) pollLoop(ctx context.Context, t *pollTarget, cfg waitConfig) (Export, error) {
 	start := time.Now()
 	deadline := cfg.deadline
 	if deadline.IsZero() && cfg.maxWait > 0 {

@@ -138,7 +138,7 @@ func (t *apiTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	start := time.Now()
-	resp, err := t.next.RoundTrip(req)
+	resp, err := t.vc.c.tel.roundTripAPI(t.next, req, t.vc.vendor)
 	log := t.vc.c.log
 	if log.Enabled(ctx, slog.LevelDebug) {
 		attrs := []slog.Attr{
@@ -306,6 +306,7 @@ func (vc *vendorClient) send(ctx context.Context, r *request) (*http.Response, e
 	if r.paceKey != "" {
 		ctx = context.WithValue(ctx, paceKey{}, r.paceKey)
 	}
+	ctx = vc.c.tel.countAttempts(ctx)
 	var rb any
 	if body != nil {
 		rb = body
