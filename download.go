@@ -120,9 +120,10 @@ func WithConnections(n int) DownloadOption {
 	}
 }
 
-// WithPartSize sets the bytes per ranged part (default 8 MiB, at least
-// 64 KiB). A file smaller than two parts is fetched in one stream.
-// Download and Open buffer at most connections × part size bytes.
+// WithPartSize sets the bytes per ranged part (at least 64 KiB; default
+// 8 MiB for DownloadFile, 4 MiB for Download and Open). A file smaller than
+// two parts is fetched in one stream. Download and Open buffer at most
+// connections × part size bytes (32 MiB at the defaults).
 func WithPartSize(n int64) DownloadOption {
 	return func(c *downloadConfig) {
 		if n < download.MinPartSize {
@@ -196,7 +197,7 @@ func readyForDownload(e Export) error {
 func newDownloadConfig(opts []DownloadOption) (downloadConfig, error) {
 	cfg := downloadConfig{
 		idleTimeout: download.DefaultIdleTimeout, maxResumes: download.DefaultMaxResumes,
-		connections: download.DefaultConnections, partSize: download.DefaultPartSize,
+		connections: download.DefaultConnections, // partSize 0: the engine's default for the mode
 	}
 	for _, o := range opts {
 		if o != nil {

@@ -1,13 +1,3 @@
-//go:build exportkit_parts
-
-// FOLLOW-UP: remove the build constraint above once the parallel-parts
-// engine (WithConnections, WithPartSize, DownloadResult.Parts; issue 10) is
-// on main. Until then this file needs the engine to compile, and runs with
-//
-//	go test -tags exportkit_parts -run TestNginxParts .
-//
-// on a tree that has it.
-
 package exportkit_test
 
 import (

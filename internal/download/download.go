@@ -89,8 +89,12 @@ const (
 	// DefaultConnections is how many parallel ranged requests a download
 	// makes at most when the server allows them.
 	DefaultConnections = 8
-	// DefaultPartSize is the size of a ranged part.
+	// DefaultPartSize is the size of a ranged part written to a file.
 	DefaultPartSize = 8 << 20
+	// DefaultBufferedPartSize is the size of a ranged part that Open and
+	// Copy hold in memory until its turn: with DefaultConnections, at most
+	// 32 MiB buffered.
+	DefaultBufferedPartSize = 4 << 20
 	// MinPartSize is the smallest part size accepted.
 	MinPartSize = 64 << 10
 	// DefaultIdleTimeout cuts a read that makes no progress.

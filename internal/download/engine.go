@@ -40,6 +40,9 @@ func (p *parallel) handFirst(s *stream) {
 // parts, it holds at most Connections × PartSize bytes. The caller must
 // close it.
 func Open(ctx context.Context, cfg Config, src *Source) (io.ReadCloser, error) {
+	if cfg.PartSize <= 0 {
+		cfg.PartSize = DefaultBufferedPartSize
+	}
 	j, s, err := begin(ctx, cfg, src)
 	if err != nil {
 		return nil, err
