@@ -188,7 +188,7 @@ func readyForDownload(e Export) error {
 	case s.Terminal():
 		return e.Err()
 	default:
-		return opError(e.Vendor(), "download", e.ExportID(), fmt.Errorf("state %s (%s): %w", s, e.RawStatus(), ErrNotReady))
+		return opError(e.Vendor(), "download", e.ExportID(), kinded(ErrNotReady, "not ready: state %s (%s)", s, e.RawStatus()))
 	}
 }
 
@@ -466,6 +466,11 @@ func (c *Client) downloadError(src *fileSource, err error) error {
 	}
 	ee := &engineError{err: err}
 	msg := err.Error()
+	// A deadline reads as every other call's does: "timed out".
+	if errors.Is(err, context.DeadlineExceeded) {
+		msg = strings.ReplaceAll(msg, context.DeadlineExceeded.Error(), "timed out")
+		ee.msg = msg
+	}
 	if strings.HasPrefix(msg, "exportkit: ") {
 		return ee
 	}

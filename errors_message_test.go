@@ -2,6 +2,7 @@ package exportkit_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
 	"strings"
@@ -174,4 +175,31 @@ func TestREADMEErrorLineIsReal(t *testing.T) {
 	_, err = srv.Client().Exports.Get(context.Background(), "e1")
 	require.Error(t, err)
 	assert.Contains(t, string(readme), "`"+err.Error()+"`", "README.md's error example")
+}
+
+func TestDownloadErrorsReadLikeEveryOtherCall(t *testing.T) {
+	srv := exporttest.NewServer(exporttest.InMemory(), exporttest.ReadyAfter(3))
+	defer srv.Close()
+	c := srv.Client()
+	e, err := c.Exports.Create(t.Context(), &exportkit.LogExportRequest{Format: "CSV"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Download(t.Context(), e, io.Discard)
+	if !errors.Is(err, exportkit.ErrNotReady) {
+		t.Fatalf("download of a pending export: %v, want ErrNotReady", err)
+	}
+	if n := strings.Count(err.Error(), "exportkit:"); n != 1 {
+		t.Fatalf("%q has %d prefixes, want 1", err, n)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), -time.Second)
+	defer cancel()
+	ready, err := c.Exports.Wait(t.Context(), e.ID, exportkit.WithPollInterval(time.Millisecond, time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Download(ctx, ready, io.Discard)
+	if !errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "context deadline exceeded") || !strings.Contains(err.Error(), "timed out") {
+		t.Fatalf("download past its deadline: %v, want a \"timed out\" error matching context.DeadlineExceeded", err)
+	}
 }

@@ -83,7 +83,8 @@ func run(ctx context.Context) error {
 
 	// From here on, an export is an export.
 	failed := 0
-	for _, r := range c.WaitAll(ctx, exports, exportkit.WithMaxWait(30*time.Minute)) {
+	waitOpts := []exportkit.WaitOption{exportkit.WithMaxWait(30 * time.Minute)}
+	for _, r := range c.WaitAll(ctx, exports, waitOpts...) {
 		e, err := r.Export, r.Err
 		if err != nil {
 			fmt.Printf("%-9s %s: %v\n", e.Vendor(), e.ExportID(), err)
@@ -92,7 +93,7 @@ func run(ctx context.Context) error {
 		}
 		// An Orbit run has no file of its own: its stored CSV export does.
 		if run, ok := e.(*exportkit.AudienceRun); ok {
-			if e, err = c.Audiences.Export(ctx, run.AudienceID, run.ID); err != nil {
+			if e, err = c.Audiences.Export(ctx, run.AudienceID, run.ID, waitOpts...); err != nil {
 				fmt.Printf("%-9s %s: %v\n", run.Vendor(), run.ID, err)
 				failed++
 				continue
