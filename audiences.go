@@ -229,7 +229,7 @@ func (s *AudiencesService) listRuns(ctx context.Context, audienceID string, opts
 	q := url.Values{}
 	if opts != nil && opts.Limit != 0 {
 		if opts.Limit < 1 || opts.Limit > 100 {
-			return nil, respInfo{}, opError(Orbit, op, audienceID, fmt.Errorf("limit %d is not between 1 and 100", opts.Limit))
+			return nil, respInfo{}, opError(Orbit, op, audienceID, &inputError{fmt.Errorf("limit %d is not between 1 and 100", opts.Limit)})
 		}
 		q.Set("limit", strconv.Itoa(opts.Limit))
 	}
@@ -268,7 +268,7 @@ func (s *AudiencesService) CreateRun(ctx context.Context, audienceID string, r *
 		body.IdempotencyKey = newIdempotencyKey()
 	}
 	if len(body.IdempotencyKey) > 120 {
-		return nil, opError(Orbit, op, audienceID, errors.New("idempotency key longer than 120 characters"))
+		return nil, opError(Orbit, op, audienceID, &inputError{errors.New("idempotency key longer than 120 characters")})
 	}
 	env, _, err := call[envelope[*AudienceRun]](ctx, s.api, request{op: op, id: audienceID,
 		method: http.MethodPost, path: path + "/runs", body: body,
@@ -290,6 +290,16 @@ func newIdempotencyKey() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// GetRun reads one run. Orbit has no single-run endpoint: the run is
+// looked up among the audience's latest 100 runs, and one missing from
+// them is an [*APIError] matching [ErrNotFound] (code RUN_NOT_FOUND).
+//
+// Orbit API: GET /v1/intent/audiences/{id}/runs?limit=100
+func (s *AudiencesService) GetRun(ctx context.Context, audienceID, runID string) (*AudienceRun, error) {
+	r, _, err := s.getRun(ctx, audienceID, runID)
+	return r, err
 }
 
 // getRun finds one run through the run listing: Orbit has no single-run
@@ -385,8 +395,12 @@ func (s *AudiencesService) WaitExport(ctx context.Context, ref ExportRef, opts .
 //
 // The options apply to the chain as one wait: [WithMaxWait] and the
 // context bound both stages together, [WithOnPoll] sees the
-// [*AudienceRun] reads and then the [*AudienceExport] ones, and the
-// schedule and the not-found grace start over when the export is created.
+// [*AudienceRun] reads and then the [*AudienceExport] ones, the poll
+// interval, jitter, outage budget and the client's [WithDefaultWait]
+// apply to both, and the schedule and the not-found grace start over when
+// the export is created. A run already waited for with [Client.Wait],
+// [Client.WaitAll] or [AudiencesService.WaitRun] carries no options over:
+// pass the same ones here.
 func (s *AudiencesService) Export(ctx context.Context, audienceID, runID string, opts ...WaitOption) (*AudienceExport, error) {
 	if _, err := orbitPath(audienceID, runID, "", 2); err != nil {
 		return nil, opError(Orbit, "export run", runID, err)

@@ -2,6 +2,7 @@ package exportkit_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -151,5 +152,58 @@ func TestAudiencesExportBadIDs(t *testing.T) {
 			require.Error(t, err)
 		}
 		assert.Empty(t, f.routesHit())
+	})
+}
+
+// Every wait option reaches both stages of Audiences.Export, from the call
+// or from the client's WithDefaultWait (issue 11 item 14).
+func TestAudiencesExportOptionsReachBothStages(t *testing.T) {
+	fixed := []exportkit.WaitOption{exportkit.WithPollInterval(time.Second, time.Second), exportkit.WithJitter(0)}
+	for _, atClient := range []bool{false, true} {
+		synctest.Test(t, func(t *testing.T) {
+			f := newFakeAPI().
+				on(runsRoute, step{body: runsBody("running")}, step{body: runsBody("running")}, step{body: runsBody("completed")}).
+				on(createXRoute, step{body: orbXBody("processing")}).
+				on(orbXRoute, step{body: orbXBody("processing")}, step{body: orbXBody("processing")}, step{body: orbXBody("completed")})
+			var clientOpts []exportkit.Option
+			var seen []string
+			opts := []exportkit.WaitOption{exportkit.WithOnPoll(func(e exportkit.Export) { seen = append(seen, fmt.Sprintf("%T", e)) })}
+			if atClient {
+				clientOpts = append(clientOpts, exportkit.WithDefaultWait(fixed...))
+			} else {
+				opts = append(opts, fixed...)
+			}
+			c := newTestClient(t, f, clientOpts...)
+			e, err := c.Audiences.Export(context.Background(), "a1", "r1", opts...)
+			require.NoError(t, err)
+			assert.Equal(t, exportkit.StateReady, e.State())
+			s := time.Second
+			assert.Equal(t, []time.Duration{s, s}, gaps(f.times(runsRoute)), "the run at the given interval")
+			assert.Equal(t, []time.Duration{s, s}, gaps(f.times(orbXRoute)), "the export too")
+			assert.Equal(t, []string{"*exportkit.AudienceRun", "*exportkit.AudienceRun", "*exportkit.AudienceExport",
+				"*exportkit.AudienceExport", "*exportkit.AudienceExport", "*exportkit.AudienceExport"}, seen)
+		})
+	}
+}
+
+func TestAudiencesGetRun(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeAPI().on(runsRoute, step{body: runsBody("running")})
+		c := newTestClient(t, f)
+		ctx := context.Background()
+		r, err := c.Audiences.GetRun(ctx, "a1", "r1")
+		require.NoError(t, err)
+		assert.Equal(t, "r1", r.ID)
+		assert.Equal(t, exportkit.StateRunning, r.State())
+
+		_, err = c.Audiences.GetRun(ctx, "a1", "r9")
+		require.ErrorIs(t, err, exportkit.ErrNotFound)
+		assert.Equal(t, `exportkit: orbit: get run "r9": 404 Not Found: RUN_NOT_FOUND: run not among the audience's latest 100 runs`, err.Error())
+
+		for _, ids := range [][2]string{{"", "r1"}, {"a1", ""}, {"a1", ".."}} {
+			_, err := c.Audiences.GetRun(ctx, ids[0], ids[1])
+			require.ErrorIs(t, err, exportkit.ErrInvalidInput)
+		}
+		assert.Len(t, f.routesHit(), 2, "bad ids send nothing")
 	})
 }

@@ -21,34 +21,34 @@ const koreTokenTTL = 10 * time.Minute
 // credential configured gets an authFunc that fails with ErrUnauthorized
 // before anything is sent.
 func (cfg *config) authFor(v Vendor) (authFunc, error) {
-	header := func(name, value, env string) authFunc {
+	header := func(name, value, env, option string) authFunc {
 		if value == "" {
-			return missingCredential(v, env)
+			return missingCredential(v, env, option)
 		}
 		return func(h http.Header) error { h.Set(name, value); return nil }
 	}
 	switch v {
 	case Brainbase:
-		return header("x-api-key", cfg.brainbaseKey, EnvBrainbaseAPIKey), nil
+		return header("x-api-key", cfg.brainbaseKey, EnvBrainbaseAPIKey, "WithBrainbaseAPIKey"), nil
 	case Memsolus:
-		return header("X-Api-Key", cfg.memsolusKey, EnvMemsolusAPIKey), nil
+		return header("X-Api-Key", cfg.memsolusKey, EnvMemsolusAPIKey, "WithMemsolusAPIKey"), nil
 	case Orbit:
 		if cfg.orbitBearer != "" {
-			return header("Authorization", "Bearer "+cfg.orbitBearer, ""), nil
+			return header("Authorization", "Bearer "+cfg.orbitBearer, "", ""), nil
 		}
-		return header("X-API-Key", cfg.orbitKey, EnvLeadpipeAPIKey), nil
+		return header("X-API-Key", cfg.orbitKey, EnvLeadpipeAPIKey, "WithOrbitAPIKey"), nil
 	case Kore:
 		if cfg.koreToken != "" {
-			return header("auth", cfg.koreToken, ""), nil
+			return header("auth", cfg.koreToken, "", ""), nil
 		}
 		if cfg.koreClientID == "" {
-			return missingCredential(v, EnvKoreClientID+" and "+EnvKoreClientSecret), nil
+			return missingCredential(v, EnvKoreClientID+" and "+EnvKoreClientSecret, "WithKoreApp"), nil
 		}
 		id, secret := cfg.koreClientID, []byte(cfg.koreSecret)
 		return func(h http.Header) error {
 			tok, err := mintKoreJWT(id, secret, time.Now())
 			if err != nil {
-				return fmt.Errorf("exportkit: kore: sign JWT: %w", err)
+				return fmt.Errorf("sign JWT: %w", err)
 			}
 			h.Set("auth", tok)
 			return nil
@@ -57,12 +57,12 @@ func (cfg *config) authFor(v Vendor) (authFunc, error) {
 	return nil, fmt.Errorf("exportkit: unknown vendor %q", string(v))
 }
 
-func missingCredential(v Vendor, env string) authFunc {
+// missingCredential fails every request to v with an error matching
+// ErrUnauthorized that says where the credential comes from. The error
+// has no prefix of its own: the request's error adds it.
+func missingCredential(v Vendor, env, option string) authFunc {
 	return func(http.Header) error {
-		if env == "" {
-			return fmt.Errorf("exportkit: %s: no credential configured: %w", v, ErrUnauthorized)
-		}
-		return fmt.Errorf("exportkit: %s: no credential configured (set %s or pass an option): %w", v, env, ErrUnauthorized)
+		return kinded(ErrUnauthorized, "no credential configured (set %s or %s)", env, option)
 	}
 }
 

@@ -38,21 +38,28 @@ type BotExportStore struct {
 	URLParams string `json:"urlParams"`
 }
 
-// BotExportRequest starts a bot export. ExportType is "latest" or
-// "published" (default "latest"); everything is exported unless
-// ExportOptions or SubTasks narrow it.
+// BotExportRequest starts a bot export, with Kore's field names exactly
+// (note the capital I of IncludeDependentTasks). ExportType is "latest"
+// (the bot in development) or "published" (default "latest"); everything
+// is exported unless ExportOptions or SubTasks narrow it. Nil fields are
+// left out of the request, so Kore's defaults apply. Kore answers a start
+// with the status "pending" ([StatePending]); the export then goes
+// in-progress and ends success or failed.
 //
 // Kore.ai API docs: https://koreai.mintlify.app/ai-for-service/apis/automation/bot-export
 type BotExportRequest struct {
 	ExportType            string            `json:"exportType"`
 	ExportOptions         *BotExportOptions `json:"exportOptions,omitempty"`
 	SubTasks              *BotSubTasks      `json:"subTasks,omitempty"`
-	AllTasks              *bool             `json:"allTasks,omitempty"` // ignored by Kore when SubTasks is set
-	IncludeDependentTasks *bool             `json:"IncludeDependentTasks,omitempty"`
-	CustomDashboards      *bool             `json:"customDashboards,omitempty"`
+	AllTasks              *bool             `json:"allTasks,omitempty"`              // all tasks; ignored by Kore when SubTasks is set
+	IncludeDependentTasks *bool             `json:"IncludeDependentTasks,omitempty"` // with SubTasks: the tasks they depend on too
+	CustomDashboards      *bool             `json:"customDashboards,omitempty"`      // include custom dashboards
 }
 
-// BotExportOptions selects parts of a bot to export.
+// BotExportOptions selects parts of a bot to export: each list names the
+// parts wanted, with the values Kore documents (shown beside each field).
+//
+// Kore.ai API docs: https://koreai.mintlify.app/ai-for-service/apis/automation/bot-export
 type BotExportOptions struct {
 	Settings []string `json:"settings,omitempty"` // botSettings, botVariables, ivrSettings, genAIandLLMSettings
 	Tasks    []string `json:"tasks,omitempty"`    // botTask, knowledgeGraph, smallTalk
@@ -60,7 +67,10 @@ type BotExportOptions struct {
 	AgentAI  []string `json:"AgentAI,omitempty"`  // rules, playbooks, widgetSettings, layoutSettings
 }
 
-// BotSubTasks exports only the named tasks.
+// BotSubTasks exports only the named tasks (a partial export), by task
+// name. ExperienceFlows appears only in Kore's newest docs.
+//
+// Kore.ai API docs: https://koreai.mintlify.app/ai-for-service/apis/automation/bot-export
 type BotSubTasks struct {
 	Dialogs         []string `json:"dialogs,omitempty"`
 	Alerts          []string `json:"alerts,omitempty"`
@@ -163,12 +173,11 @@ func (s *BotsService) StartExport(ctx context.Context, botID string, r *BotExpor
 	if r != nil {
 		body = *r
 	}
-	switch body.ExportType {
-	case "":
+	var ok bool
+	if body.ExportType, ok = oneOf(body.ExportType, []string{"latest", "published"}); !ok {
+		return nil, opError(Kore, op, botID, &inputError{fmt.Errorf("export type %q is not latest or published", excerpt(body.ExportType, 64))})
+	} else if body.ExportType == "" {
 		body.ExportType = "latest"
-	case "latest", "published":
-	default:
-		return nil, opError(Kore, op, botID, fmt.Errorf("export type %q is not latest or published", body.ExportType))
 	}
 	e, _, err := call[BotExport](ctx, s.api, request{op: op, id: botID, method: http.MethodPost,
 		path: path, body: body, noReplay: true, paceKey: botID})
@@ -250,8 +259,8 @@ func (o startedExport) check(botID string, e *BotExport) error {
 	case o.id == "" || e.ID == "" || e.ID == o.id:
 		return nil
 	case o.created != nil && e.CreatedOn != nil && e.CreatedOn.Before(*o.created):
-		return fmt.Errorf("exportkit: kore: bot %q: the status still shows the earlier export %q, not %q: %w: %w",
-			botID, e.ID, o.id, ErrNotFound, ErrNotReady)
+		return opError(Kore, "bot", botID, &kindError{kinds: []error{ErrNotFound, ErrNotReady},
+			msg: fmt.Sprintf("the status still shows the earlier export %s, not %s", quoteID(e.ID), quoteID(o.id))})
 	}
 	return supersededError(botID, o.id, e.ID)
 }
@@ -274,7 +283,7 @@ func (s *BotsService) Open(ctx context.Context, botID string, opts ...DownloadOp
 // supersededError reports that the bot's status names another export than
 // the one started.
 func supersededError(botID, want, got string) error {
-	return fmt.Errorf("exportkit: kore: bot %q: export %q was replaced by %q: %w", botID, want, got, ErrExportSuperseded)
+	return opError(Kore, "bot", botID, kinded(ErrExportSuperseded, "export %s was replaced by %s", quoteID(want), quoteID(got)))
 }
 
 // target polls the bot's status. With a non-empty exportID it checks that
@@ -303,7 +312,7 @@ func (s *BotsService) target(botID string, ours startedExport, started time.Time
 }
 
 func (s *BotsService) source(botID string, ours startedExport, known *BotExport) *fileSource {
-	src := &fileSource{vendor: Kore, id: botID, locate: func(ctx context.Context) (*fileLocation, error) {
+	src := &fileSource{vendor: Kore, id: botID, key: "kore:" + botID + ":" + ours.id, locate: func(ctx context.Context) (*fileLocation, error) {
 		e, _, err := s.status(ctx, botID)
 		if err != nil {
 			return nil, err

@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/exportkit/exportkit"
+	"github.com/exportkit/exportkit/exporttest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -167,5 +169,78 @@ func TestBotsDownloadChecksTheStartedExport(t *testing.T) {
 		require.NoError(t, err)
 		_, err = c.Bots.Download(context.Background(), "st-1", io.Discard)
 		require.ErrorIs(t, err, exportkit.ErrExportSuperseded)
+	})
+}
+
+// The start request carries Kore's field names exactly, and the start's
+// "pending" is StatePending (issue 11 item 17).
+func TestBotsStartExportRequest(t *testing.T) {
+	yes, no := true, false
+	tests := []struct {
+		name string
+		req  *exportkit.BotExportRequest
+		want string
+	}{
+		{"nil request", nil, `{"exportType":"latest"}`},
+		{"every field", &exportkit.BotExportRequest{
+			ExportType: "published",
+			ExportOptions: &exportkit.BotExportOptions{Settings: []string{"botSettings"}, Tasks: []string{"botTask"},
+				NLPData: []string{"utterances"}, AgentAI: []string{"rules"}},
+			SubTasks: &exportkit.BotSubTasks{Dialogs: []string{"Book"}, Alerts: []string{"al"}, Actions: []string{"ac"},
+				ExperienceFlows: []string{"fl"}},
+			AllTasks: &no, IncludeDependentTasks: &yes, CustomDashboards: &yes,
+		}, `{"exportType":"published","exportOptions":{"settings":["botSettings"],"tasks":["botTask"],"nlpData":["utterances"],` +
+			`"AgentAI":["rules"]},"subTasks":{"dialogs":["Book"],"alerts":["al"],"actions":["ac"],"experienceFlows":["fl"]},` +
+			`"allTasks":false,"IncludeDependentTasks":true,"customDashboards":true}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &recorder{responses: []func(http.ResponseWriter, *http.Request){reply(200,
+				`{"status":"pending","streamId":"st-1","createdBy":"u-1","exportType":"latest","requestType":"Botexport","_id":"ber-1","createdOn":"2018-12-05T07:18:40.028Z","__v":0}`)}}
+			c := newClient(t, rec)
+			e, err := c.Bots.StartExport(context.Background(), "st-1", tt.req)
+			require.NoError(t, err)
+			assert.JSONEq(t, tt.want, rec.bodies[0])
+			assert.Equal(t, exportkit.StatePending, e.State())
+			assert.Equal(t, "pending", e.RawStatus())
+			assert.Equal(t, "st-1", e.Bot())
+		})
+	}
+	t.Run("bad export type", func(t *testing.T) {
+		rec := &recorder{}
+		c := newClient(t, rec)
+		_, err := c.Bots.StartExport(context.Background(), "st-1", &exportkit.BotExportRequest{ExportType: "all"})
+		require.Error(t, err)
+		assert.Zero(t, rec.count(), "refused before any request")
+	})
+}
+
+// Against exporttest: a narrowed export is accepted, reads pending, then
+// in-progress, then success, and downloads.
+func TestBotsNarrowedExportAgainstFakeServer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := exporttest.NewServer(exporttest.InMemory(), exporttest.ReadyAfter(2))
+		defer srv.Close()
+		c := srv.Client(exportkit.WithRateLimit(exportkit.Kore, 1000, 1000))
+		ctx := context.Background()
+		yes := true
+		e, err := c.Bots.StartExport(ctx, "st-7", &exportkit.BotExportRequest{
+			ExportType:    "published",
+			ExportOptions: &exportkit.BotExportOptions{NLPData: []string{"utterances", "synonyms"}, Settings: []string{"botVariables"}},
+			SubTasks:      &exportkit.BotSubTasks{Dialogs: []string{"Book a flight"}}, IncludeDependentTasks: &yes,
+		})
+		require.NoError(t, err)
+		assert.Equal(t, exportkit.StatePending, e.State())
+		var seen []string
+		got, err := c.Bots.WaitExport(ctx, "st-7", exportkit.WithOnPoll(func(e exportkit.Export) { seen = append(seen, e.RawStatus()) }))
+		require.NoError(t, err)
+		assert.Equal(t, []string{"pending", "in-progress", "success"}, seen)
+		res, err := c.Download(ctx, got, io.Discard)
+		require.NoError(t, err)
+		assert.Equal(t, got.Size(), res.Bytes)
+
+		_, err = c.Bots.StartExport(ctx, "st-7", &exportkit.BotExportRequest{ExportOptions: &exportkit.BotExportOptions{Tasks: []string{"everything"}}})
+		require.Error(t, err, "the fake refuses what Kore does not document")
+		assert.Contains(t, err.Error(), "400 Bad Request")
 	})
 }

@@ -35,7 +35,8 @@ type Client struct {
 }
 
 // Option configures a [Client]. Options are applied in order by
-// [NewClient]; a bad value makes NewClient return an error.
+// [NewClient]; a bad value makes NewClient return an error matching
+// [ErrInvalidInput].
 type Option func(*config) error
 
 type config struct {
@@ -51,6 +52,7 @@ type config struct {
 	userAgent                   string
 	defaultWait                 []WaitOption
 	orbitKeySet, orbitBearerSet bool
+	koreAppFromEnv              bool // the Kore app came from KORE_CLIENT_ID and KORE_CLIENT_SECRET
 	tel                         telemetryConfig
 }
 
@@ -130,11 +132,12 @@ func WithKoreToken(jwt string) Option {
 }
 
 // WithBaseURL sets where vendor v's API is. The URL must be absolute https,
-// or http to a loopback host (for tests). Defaults: Brainbase
+// or http to a loopback host (for tests); without a scheme, http is taken
+// for a loopback host ("localhost:8080") and https for any other. Defaults: Brainbase
 // https://brainbase-monorepo-api.onrender.com ($BRAINBASE_LABS_BASE_URL),
 // Memsolus https://api.memsolus.com ($MEMSOLUS_BASE_URL), Orbit
 // https://api.aws53.cloud ($LEADPIPE_BASE_URL), Kore https://platform.kore.ai
-// ($KORE_HOST, which may be a bare host name).
+// ($KORE_HOST). The environment variables are read the same way.
 func WithBaseURL(v Vendor, baseURL string) Option {
 	return func(c *config) error {
 		if !v.valid() {
@@ -233,9 +236,17 @@ func WithUserAgent(s string) Option {
 }
 
 // WithDefaultWait sets wait options that apply to every wait started from
-// the client; options given to a Wait call come after them.
+// the client; options given to a Wait call come after them. A bad wait
+// option makes NewClient fail.
 func WithDefaultWait(opts ...WaitOption) Option {
-	return func(c *config) error { c.defaultWait = append(c.defaultWait, opts...); return nil }
+	return func(c *config) error {
+		probe := defaultWaitConfig()
+		if err := probe.apply(opts); err != nil {
+			return fmt.Errorf("exportkit: WithDefaultWait: %w", err)
+		}
+		c.defaultWait = append(c.defaultWait, opts...)
+		return nil
+	}
 }
 
 // NewClient returns a client configured by opts. Settings whose option is
@@ -254,18 +265,18 @@ func NewClient(opts ...Option) (*Client, error) {
 			continue
 		}
 		if err := o(cfg); err != nil {
-			return nil, err
+			return nil, &inputError{err}
 		}
 	}
 	cfg.fromEnv()
 	if cfg.orbitKey != "" && cfg.orbitBearer != "" {
-		return nil, errors.New("exportkit: orbit: both an API key and a bearer token given; use one")
+		return nil, &inputError{errors.New("exportkit: orbit: both an API key and a bearer token given; use one")}
 	}
 	if cfg.koreToken != "" && (cfg.koreClientID != "" || cfg.koreSecret != "") {
-		return nil, errors.New("exportkit: kore: both an app (client id and secret) and a token given; use one")
+		return nil, &inputError{errors.New("exportkit: kore: both an app (client id and secret) and a token given; use one")}
 	}
 	if (cfg.koreClientID == "") != (cfg.koreSecret == "") {
-		return nil, errors.New("exportkit: kore: WithKoreApp needs both a client id and a client secret")
+		return nil, cfg.koreHalfApp()
 	}
 
 	c := &Client{
@@ -285,10 +296,8 @@ func NewClient(opts ...Option) (*Client, error) {
 		}
 	}
 	c.wait = defaultWaitConfig()
-	for _, w := range cfg.defaultWait {
-		if w != nil {
-			w(&c.wait)
-		}
+	if err := c.wait.apply(cfg.defaultWait); err != nil {
+		return nil, fmt.Errorf("exportkit: WithDefaultWait: %w", err) // checked by the option already
 	}
 	base := cfg.httpClient
 	if base == nil {
@@ -301,7 +310,7 @@ func NewClient(opts ...Option) (*Client, error) {
 		}
 		u, err := parseBaseURL(raw)
 		if err != nil {
-			return nil, fmt.Errorf("exportkit: %s: base URL: %w", v, err)
+			return nil, &inputError{fmt.Errorf("exportkit: %s: base URL: %w", v, err)}
 		}
 		auth, err := cfg.authFor(v)
 		if err != nil {
@@ -339,35 +348,58 @@ func (cfg *config) fromEnv() {
 	if cfg.koreToken == "" && cfg.koreClientID == "" && cfg.koreSecret == "" {
 		setDefault(&cfg.koreClientID, EnvKoreClientID)
 		setDefault(&cfg.koreSecret, EnvKoreClientSecret)
+		cfg.koreAppFromEnv = cfg.koreClientID != "" || cfg.koreSecret != ""
 	}
 	for _, v := range vendors {
 		if cfg.baseURL[v] == "" {
 			if s := strings.TrimSpace(os.Getenv(envBaseURL[v])); s != "" {
-				if v == Kore && !strings.Contains(s, "://") {
-					s = "https://" + s
-				}
 				cfg.baseURL[v] = s
 			}
 		}
 	}
 }
 
+// koreHalfApp is the error for a Kore app given only one of its two
+// credentials, naming what is missing where it was to come from.
+func (cfg *config) koreHalfApp() error {
+	if cfg.koreAppFromEnv {
+		set, unset := EnvKoreClientID, EnvKoreClientSecret
+		if cfg.koreClientID == "" {
+			set, unset = unset, set
+		}
+		return &inputError{fmt.Errorf("exportkit: kore: %s is set but %s is not: set both, or neither", set, unset)}
+	}
+	return &inputError{errors.New("exportkit: kore: WithKoreApp needs both a client id and a client secret")}
+}
+
 // parseBaseURL checks a vendor base URL: absolute, https (or http to a
-// loopback host), no userinfo, query or fragment.
+// loopback host), no userinfo, query or fragment. A URL without a scheme
+// ("localhost:8080", "platform.kore.ai") gets http when its host is a
+// loopback host and https otherwise, whether it came from [WithBaseURL] or
+// from the environment.
 func parseBaseURL(raw string) (*url.URL, error) {
-	u, err := url.Parse(strings.TrimSpace(raw))
+	raw = strings.TrimSpace(raw)
+	if raw != "" && !strings.Contains(raw, "://") {
+		host, _, _ := strings.Cut(raw, "/")
+		scheme := "https://"
+		if h, _, err := net.SplitHostPort(host); err == nil && isLoopback(h) || isLoopback(host) {
+			scheme = "http://"
+		}
+		raw = scheme + raw
+	}
+	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("%w: cannot parse %q", ErrUnsafeURL, redactText(raw))
+		return nil, kinded(ErrUnsafeURL, "unsafe URL: cannot parse %q", redactText(raw))
 	}
 	switch {
 	case u.Scheme != "https" && u.Scheme != "http", u.Host == "":
-		return nil, fmt.Errorf("%w: %q is not an absolute http(s) URL", ErrUnsafeURL, redactText(raw))
+		return nil, kinded(ErrUnsafeURL, "unsafe URL: %q is not an absolute http(s) URL", redactText(raw))
 	case u.User != nil:
-		return nil, fmt.Errorf("%w: base URL must not hold credentials", ErrUnsafeURL)
+		return nil, kinded(ErrUnsafeURL, "unsafe URL: base URL must not hold credentials")
 	case u.RawQuery != "" || u.Fragment != "":
-		return nil, fmt.Errorf("%w: base URL must not have a query or fragment", ErrUnsafeURL)
+		return nil, kinded(ErrUnsafeURL, "unsafe URL: base URL must not have a query or fragment")
 	case u.Scheme == "http" && !isLoopback(u.Hostname()):
-		return nil, fmt.Errorf("%w: plain http is allowed only to loopback hosts, not %q", ErrUnsafeURL, u.Host)
+		return nil, kinded(ErrUnsafeURL, "unsafe URL: plain http is allowed only to loopback hosts, not %q", u.Host)
 	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = ""

@@ -68,7 +68,7 @@ func TestEnvironmentDefaults(t *testing.T) {
 	t.Setenv("LEADPIPE_BASE_URL", testBase)
 	t.Setenv("KORE_CLIENT_ID", "env-kore-id")
 	t.Setenv("KORE_CLIENT_SECRET", "env-kore-secret-env-kore-secret")
-	t.Setenv("KORE_HOST", "localhost:8080") // a bare host gets https://
+	t.Setenv("KORE_HOST", "bots.example.com") // a bare host gets https:// (http only for loopback hosts)
 
 	rec := &recorder{responses: []func(http.ResponseWriter, *http.Request){reply(200, `{"id":"e1","status":"PENDING"}`)}}
 	c, err := exportkit.NewClient(
@@ -90,7 +90,7 @@ func TestEnvironmentDefaults(t *testing.T) {
 	assert.Equal(t, "env-lp", rec.last().Header.Get("X-API-Key"))
 
 	_, _ = c.Bots.ExportStatus(ctx, "st-1")
-	assert.Equal(t, "https", rec.last().URL.Scheme)
+	assert.Equal(t, "https://bots.example.com", rec.last().URL.Scheme+"://"+rec.last().URL.Host)
 	assert.NotEmpty(t, rec.last().Header.Get("auth"))
 
 	// The environment is read once: changing it later changes nothing.
@@ -195,4 +195,27 @@ func TestContextFirstAndCanceled(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	assert.True(t, errors.Is(err, context.Canceled))
 	assert.Zero(t, rec.count())
+}
+
+// A bad client option, wait options given with WithDefaultWait included,
+// is an error matching ErrInvalidInput, with one "exportkit:" prefix.
+func TestNewClientOptionErrorsAreInputErrors(t *testing.T) {
+	for name, o := range map[string]exportkit.Option{
+		"negative retry wait":     exportkit.WithRetry(1, -time.Second, time.Second),
+		"unknown vendor":          exportkit.WithBaseURL("acme", "https://acme.example"),
+		"plain http":              exportkit.WithBaseURL(exportkit.Kore, "http://platform.kore.ai"),
+		"negative rate":           exportkit.WithRateLimit(exportkit.Kore, -1, 1),
+		"user agent newline":      exportkit.WithUserAgent("x\ny"),
+		"bad default jitter":      exportkit.WithDefaultWait(exportkit.WithJitter(1)),
+		"bad default interval":    exportkit.WithDefaultWait(exportkit.WithPollInterval(time.Minute, time.Second)),
+		"bad default max wait":    exportkit.WithDefaultWait(exportkit.WithMaxWait(-time.Second)),
+		"bad default outage":      exportkit.WithDefaultWait(exportkit.WithMaxOutage(-time.Second)),
+		"bad default concurrency": exportkit.WithDefaultWait(exportkit.WithConcurrency(-1)),
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := exportkit.NewClient(o)
+			require.ErrorIs(t, err, exportkit.ErrInvalidInput)
+			assert.Equal(t, 1, strings.Count(err.Error(), "exportkit:"), err.Error())
+		})
+	}
 }

@@ -3,7 +3,22 @@ package exportkit
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"time"
+)
+
+// Every export type plugs itself into the polling and download cores
+// through two unexported methods, so that no core switches over vendor
+// types and a new type needs no edit here.
+type (
+	// pollable is an export the polling core can read again.
+	pollable interface {
+		pollTarget(c *Client, started time.Time) *pollTarget
+	}
+	// downloadSourcer is an export whose file the download core can fetch.
+	downloadSourcer interface {
+		downloadSource(c *Client) (*fileSource, error)
+	}
 )
 
 // Refresh reads the current status of any export a service returned and
@@ -19,28 +34,11 @@ func (c *Client) Refresh(ctx context.Context, e Export) (Export, error) {
 
 // targetFor plugs any export into the polling core.
 func (c *Client) targetFor(e Export) (*pollTarget, error) {
-	now := time.Now()
-	switch v := e.(type) {
-	case *LogExport:
-		if v != nil {
-			return c.Exports.target(v.ID, now), nil
-		}
-	case *MemoryExport:
-		if v != nil {
-			return c.Memories.target(v.ID, now), nil
-		}
-	case *AudienceRun:
-		if v != nil {
-			return c.Audiences.runTarget(v.AudienceID, v.ID, now), nil
-		}
-	case *AudienceExport:
-		if v != nil {
-			return c.Audiences.exportTarget(v.Ref(), now), nil
-		}
-	case *BotExport:
-		if v != nil {
-			return c.Bots.target(v.Bot(), startedExport{id: v.ID, created: v.CreatedOn}, now), nil
-		}
+	if err := validExport(e); err != nil {
+		return nil, err
+	}
+	if p, ok := e.(pollable); ok {
+		return p.pollTarget(c, time.Now()), nil
 	}
 	return nil, unsupported(e)
 }
@@ -48,34 +46,66 @@ func (c *Client) targetFor(e Export) (*pollTarget, error) {
 // sourceFor plugs any export into the download core. The export's own
 // download URL is used first; a fresh one is read when it has expired.
 func (c *Client) sourceFor(e Export) (*fileSource, error) {
-	switch v := e.(type) {
-	case *LogExport:
-		if v != nil {
-			return c.Exports.source(v.ID, v), nil
-		}
-	case *MemoryExport:
-		if v != nil {
-			return c.Memories.source(v.ID), nil
-		}
-	case *AudienceRun:
-		if v != nil {
-			return nil, &inputError{fmt.Errorf("exportkit: orbit: run %q has no file: export it with Audiences.Export", v.ID)}
-		}
-	case *AudienceExport:
-		if v != nil {
-			return c.Audiences.source(v.Ref(), v), nil
-		}
-	case *BotExport:
-		if v != nil {
-			return c.Bots.source(v.Bot(), startedExport{id: v.ID, created: v.CreatedOn}, v), nil
-		}
+	if err := validExport(e); err != nil {
+		return nil, err
+	}
+	if d, ok := e.(downloadSourcer); ok {
+		return d.downloadSource(c)
 	}
 	return nil, unsupported(e)
 }
 
-func unsupported(e Export) error {
+// validExport refuses a nil export, typed or not.
+func validExport(e Export) error {
 	if e == nil {
 		return &inputError{fmt.Errorf("exportkit: nil export")}
 	}
+	if v := reflect.ValueOf(e); v.Kind() == reflect.Pointer && v.IsNil() {
+		return &inputError{fmt.Errorf("exportkit: the export is nil (a nil %T)", e)}
+	}
+	return nil
+}
+
+func unsupported(e Export) error {
 	return &inputError{fmt.Errorf("exportkit: unsupported export type %T (use the types this package returns)", e)}
+}
+
+func (e *LogExport) pollTarget(c *Client, started time.Time) *pollTarget {
+	return c.Exports.target(e.ID, started)
+}
+
+func (e *LogExport) downloadSource(c *Client) (*fileSource, error) {
+	return c.Exports.source(e.ID, e), nil
+}
+
+func (e *MemoryExport) pollTarget(c *Client, started time.Time) *pollTarget {
+	return c.Memories.target(e.ID, started)
+}
+
+func (e *MemoryExport) downloadSource(c *Client) (*fileSource, error) {
+	return c.Memories.source(e.ID), nil
+}
+
+func (e *AudienceRun) pollTarget(c *Client, started time.Time) *pollTarget {
+	return c.Audiences.runTarget(e.AudienceID, e.ID, started)
+}
+
+func (e *AudienceRun) downloadSource(*Client) (*fileSource, error) {
+	return nil, &inputError{fmt.Errorf("exportkit: orbit: run %q has no file: export it with Audiences.Export", e.ID)}
+}
+
+func (e *AudienceExport) pollTarget(c *Client, started time.Time) *pollTarget {
+	return c.Audiences.exportTarget(e.Ref(), started)
+}
+
+func (e *AudienceExport) downloadSource(c *Client) (*fileSource, error) {
+	return c.Audiences.source(e.Ref(), e), nil
+}
+
+func (e *BotExport) pollTarget(c *Client, started time.Time) *pollTarget {
+	return c.Bots.target(e.Bot(), startedExport{id: e.ID, created: e.CreatedOn}, started)
+}
+
+func (e *BotExport) downloadSource(c *Client) (*fileSource, error) {
+	return c.Bots.source(e.Bot(), startedExport{id: e.ID, created: e.CreatedOn}, e), nil
 }

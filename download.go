@@ -5,20 +5,24 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/exportkit/exportkit/internal/download"
 )
 
 // DownloadResult describes a finished download.
 type DownloadResult struct {
 	Bytes       int64  // bytes written
-	SHA1        string // hex SHA-1 of the bytes written; "" under WithoutSHA1 when nothing needed it
+	SHA1        string // hex SHA-1 of the bytes written; "" when nothing needed it and WithSHA1 was not given
 	Verified    bool   // a size or checksum from the vendor (or WithChecksum) was compared and matched
 	Resumes     int    // how many times the transfer resumed after a failure
 	ContentType string
 	FileName    string // the server's suggested file name, sanitized; "" when none
+	Reused      int64  // bytes kept from an earlier interrupted DownloadFile to the same path
+	Parts       int    // ranged parts fetched; 1 for one stream
 }
 
 // Progress is a download's progress: bytes done and the total, -1 when unknown.
@@ -35,34 +39,49 @@ type downloadConfig struct {
 	maxResumes  int
 	checksums   []checksum
 	allowHTTP   bool
-	noSHA1      bool
+	sha1        bool
+	connections int
+	partSize    int64
+	noResume    bool
+	errs        []error // bad options, reported by the call
 }
 
 type checksum struct{ algo, hex string }
 
+func (c *downloadConfig) bad(format string, args ...any) {
+	c.errs = append(c.errs, fmt.Errorf(format, args...))
+}
+
 // WithProgress calls f with the bytes done and the total at most every
-// 100 ms, and once at the end.
+// 100 ms, and once at the end. With parallel parts, Done counts the bytes
+// received in every part.
 func WithProgress(f func(Progress)) DownloadOption {
 	return func(c *downloadConfig) { c.progress = f }
 }
 
 // WithIdleTimeout fails and resumes a read that makes no progress for d
-// (default 60 s). A slow transfer that keeps moving is never cut.
+// (default 60 s; d must be positive). A slow transfer that keeps moving is
+// never cut.
 func WithIdleTimeout(d time.Duration) DownloadOption {
 	return func(c *downloadConfig) {
-		if d > 0 {
-			c.idleTimeout = d
+		if d <= 0 {
+			c.bad("WithIdleTimeout(%s): must be positive", d)
+			return
 		}
+		c.idleTimeout = d
 	}
 }
 
 // WithMaxResumes sets how many resumes in a row without progress are tried
-// before a download fails (default 5).
+// before a download fails (default 5; 0 means none). With parallel parts
+// the count is per part.
 func WithMaxResumes(n int) DownloadOption {
 	return func(c *downloadConfig) {
-		if n >= 0 {
-			c.maxResumes = n
+		if n < 0 {
+			c.bad("WithMaxResumes(%d): must not be negative", n)
+			return
 		}
+		c.maxResumes = n
 	}
 }
 
@@ -72,13 +91,53 @@ func WithChecksum(algo, hex string) DownloadOption {
 	return func(c *downloadConfig) { c.checksums = append(c.checksums, checksum{algo, hex}) }
 }
 
-// WithoutSHA1 skips hashing the download when no SHA-1 is to be
-// verified, for the last bit of throughput on fast links: SHA-1 costs about
-// a gigabyte a second of one core. A SHA-1 the vendor gives (Orbit's
-// contentSha1, B2's X-Bz-Content-Sha1) or one passed to WithChecksum is
-// still computed and verified; otherwise DownloadResult.SHA1 is empty.
+// WithSHA1 computes the file's SHA-1 (DownloadResult.SHA1) even when none
+// is to be verified. By default SHA-1 is computed only where it is
+// compared: with a vendor's SHA-1 (Orbit's contentSha1, B2's
+// X-Bz-Content-Sha1) or a WithChecksum("sha1", …).
+func WithSHA1() DownloadOption {
+	return func(c *downloadConfig) { c.sha1 = true }
+}
+
+// WithoutSHA1 does nothing: SHA-1 is now computed only where it is
+// verified or asked for with [WithSHA1].
+//
+// Deprecated: SHA-1 is no longer computed by default; drop this option.
 func WithoutSHA1() DownloadOption {
-	return func(c *downloadConfig) { c.noSHA1 = true }
+	return func(*downloadConfig) {}
+}
+
+// WithConnections fetches a file in at most n parallel range requests
+// (default 8) when the storage host allows it: a known size, a strong
+// ETag and byte ranges. 1 is one stream. n must be at least 1.
+func WithConnections(n int) DownloadOption {
+	return func(c *downloadConfig) {
+		if n < 1 {
+			c.bad("WithConnections(%d): must be at least 1", n)
+			return
+		}
+		c.connections = n
+	}
+}
+
+// WithPartSize sets the bytes per ranged part (at least 64 KiB; default
+// 8 MiB for DownloadFile, 4 MiB for Download and Open). A file smaller than
+// two parts is fetched in one stream. Download and Open buffer at most
+// connections × part size bytes (32 MiB at the defaults).
+func WithPartSize(n int64) DownloadOption {
+	return func(c *downloadConfig) {
+		if n < download.MinPartSize {
+			c.bad("WithPartSize(%d): must be at least %d", n, download.MinPartSize)
+			return
+		}
+		c.partSize = n
+	}
+}
+
+// WithoutResume makes DownloadFile start afresh, discarding the partial
+// file and state an earlier interrupted run to the same path left.
+func WithoutResume() DownloadOption {
+	return func(c *downloadConfig) { c.noResume = true }
 }
 
 // WithAllowHTTP allows plain http download URLs to non-loopback hosts.
@@ -101,6 +160,7 @@ type fileLocation struct {
 type fileSource struct {
 	vendor Vendor
 	id     string
+	key    string // names the file in a resume state file; vendor:id when ""
 	// locate reads the status and returns a fresh location.
 	locate func(ctx context.Context) (*fileLocation, error)
 	// known is the location of an export the caller already holds, used
@@ -128,55 +188,47 @@ func readyForDownload(e Export) error {
 	case s.Terminal():
 		return e.Err()
 	default:
-		return opError(e.Vendor(), "download", e.ExportID(), fmt.Errorf("state %s (%s): %w", s, e.RawStatus(), ErrNotReady))
+		return opError(e.Vendor(), "download", e.ExportID(), kinded(ErrNotReady, "not ready: state %s (%s)", s, e.RawStatus()))
 	}
 }
-
-// Download defaults.
-const (
-	defaultIdleTimeout = 60 * time.Second
-	defaultMaxResumes  = 5
-	progressInterval   = 100 * time.Millisecond
-	// copyBufferSize is the size of the pooled copy buffers: large enough
-	// that a loopback or datacenter transfer is not bound by read calls.
-	copyBufferSize = 256 << 10
-)
-
-// copyBuffers holds the buffers of Download and DownloadFile, so that a
-// download allocates nothing per chunk and little per call.
-var copyBuffers = sync.Pool{New: func() any {
-	b := make([]byte, copyBufferSize)
-	return &b
-}}
 
 // newDownloadConfig applies opts over the defaults and checks them, so that
 // a bad option fails before any request.
 func newDownloadConfig(opts []DownloadOption) (downloadConfig, error) {
-	cfg := downloadConfig{idleTimeout: defaultIdleTimeout, maxResumes: defaultMaxResumes}
+	cfg := downloadConfig{
+		idleTimeout: download.DefaultIdleTimeout, maxResumes: download.DefaultMaxResumes,
+		connections: download.DefaultConnections, // partSize 0: the engine's default for the mode
+	}
 	for _, o := range opts {
 		if o != nil {
 			o(&cfg)
 		}
 	}
 	for i, cs := range cfg.checksums {
-		algo, err := normalizeChecksum(cs.algo, cs.hex)
+		n, err := download.NormalizeChecksum(cs.algo, cs.hex)
 		if err != nil {
-			return cfg, &inputError{fmt.Errorf("exportkit: WithChecksum: %w", err)}
+			cfg.bad("WithChecksum: %w", err)
+			continue
 		}
-		cfg.checksums[i] = checksum{algo: algo, hex: strings.ToLower(strings.TrimSpace(cs.hex))}
+		cfg.checksums[i] = checksum{algo: n.Algo, hex: n.Hex}
+	}
+	if len(cfg.errs) > 0 {
+		return cfg, &inputError{fmt.Errorf("exportkit: download option: %w", errors.Join(cfg.errs...))}
 	}
 	return cfg, nil
 }
 
 // newStorageClient returns the client for storage hosts: hc (or a client
 // with compression off) with its redirects handed back to the download
-// core, which follows them by hand after checking each target, and with no
-// cookie jar and no whole-request timeout (an idle timeout per read takes
-// its place, so a slow transfer that keeps moving is never cut).
+// engine, which follows them by hand after checking each target, and with
+// no cookie jar and no whole-request timeout (an idle timeout per read
+// takes its place, so a slow transfer that keeps moving is never cut).
 func newStorageClient(hc *http.Client) *http.Client {
 	if hc == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.DisableCompression = true
+		// Parallel parts open several connections to one host.
+		t.MaxIdleConnsPerHost = 2 * download.DefaultConnections
 		hc = &http.Client{Transport: t}
 	}
 	own := *hc
@@ -188,6 +240,8 @@ func newStorageClient(hc *http.Client) *http.Client {
 
 // Download streams any export's file to w. The export's own download URL is
 // used first, and a fresh one read from the vendor when it has expired.
+// With parallel parts (see [WithConnections]) the bytes still reach w in
+// order, and at most connections × part size bytes are buffered.
 func (c *Client) Download(ctx context.Context, e Export, w io.Writer, opts ...DownloadOption) (*DownloadResult, error) {
 	src, err := c.sourceFor(e)
 	if err != nil {
@@ -201,6 +255,14 @@ func (c *Client) Download(ctx context.Context, e Export, w io.Writer, opts ...Do
 // the download is complete and verified. The export's own download URL is
 // used first, without another status read, and a fresh one read from the
 // vendor when it has expired.
+//
+// A DownloadFile that is cancelled or killed keeps path + ".partial" and a
+// small state file beside it (path + ".partial.state": the export, the
+// size, the ETag, the ranges done and the hash state; no URL, no
+// credential), and the next DownloadFile of the same export to the same
+// path goes on from there ([DownloadResult].Reused) unless the file
+// changed on the server or [WithoutResume] is given. A download that fails
+// verification or finds the file changed removes both.
 func (c *Client) DownloadFile(ctx context.Context, e Export, path string, opts ...DownloadOption) (*DownloadResult, error) {
 	src, err := c.sourceFor(e)
 	if err != nil {
@@ -211,7 +273,8 @@ func (c *Client) DownloadFile(ctx context.Context, e Export, path string, opts .
 
 // Open returns a reader of any export's file. It resumes under the
 // caller's reads and, at the end, returns a verification failure instead
-// of [io.EOF]. The caller must close it.
+// of [io.EOF]. The caller must close it. With parallel parts it buffers at
+// most connections × part size bytes.
 func (c *Client) Open(ctx context.Context, e Export, opts ...DownloadOption) (io.ReadCloser, error) {
 	src, err := c.sourceFor(e)
 	if err != nil {
@@ -220,50 +283,230 @@ func (c *Client) Open(ctx context.Context, e Export, opts ...DownloadOption) (io
 	return c.open(ctx, src, opts)
 }
 
-// download copies the file to w through a transfer, which resumes and
-// verifies under the copy loop.
+// download copies the file to w.
 func (c *Client) download(ctx context.Context, src *fileSource, w io.Writer, opts []DownloadOption) (res *DownloadResult, err error) {
 	ctx, dt := c.tel.startDownload(ctx, src)
 	defer func() { dt.end(res, err) }()
 	if w == nil {
 		return nil, &inputError{errors.New("exportkit: download: nil writer")}
 	}
-	t, err := c.startTransfer(ctx, src, opts)
+	cfg, esrc, err := c.engine(src, opts)
 	if err != nil {
 		return nil, err
 	}
-	defer t.Close()
-	bp := copyBuffers.Get().(*[]byte)
-	defer copyBuffers.Put(bp)
-	buf := *bp
-	for {
-		n, rerr := t.Read(buf)
-		if n > 0 {
-			m, werr := w.Write(buf[:n])
-			if werr == nil && m < n {
-				werr = io.ErrShortWrite
-			}
-			if werr != nil {
-				return nil, opError(src.vendor, "download", src.id, fmt.Errorf("write: %w", werr))
-			}
-		}
-		if rerr == io.EOF {
-			return t.result(), nil
-		}
-		if rerr != nil {
-			return nil, rerr
-		}
-	}
+	r, err := download.Copy(ctx, cfg, esrc, w)
+	return result(r), c.downloadError(src, err)
 }
 
-// open returns the transfer itself as the reader: it resumes under the
-// caller's reads and reports a verification failure instead of io.EOF.
+// downloadFile downloads to path atomically, resuming an earlier run's
+// partial file (see DownloadFile).
+func (c *Client) downloadFile(ctx context.Context, src *fileSource, path string, opts []DownloadOption) (res *DownloadResult, err error) {
+	ctx, dt := c.tel.startDownload(ctx, src)
+	defer func() { dt.end(res, err) }()
+	if path == "" {
+		return nil, &inputError{errors.New("exportkit: download: empty path")}
+	}
+	cfg, esrc, err := c.engine(src, opts)
+	if err != nil {
+		return nil, err
+	}
+	r, err := download.File(ctx, cfg, esrc, path)
+	return result(r), c.downloadError(src, err)
+}
+
+// open returns the engine's reader: it resumes under the caller's reads
+// and reports a verification failure instead of io.EOF.
 func (c *Client) open(ctx context.Context, src *fileSource, opts []DownloadOption) (io.ReadCloser, error) {
 	ctx, dt := c.tel.startDownload(ctx, src)
-	t, err := c.startTransfer(ctx, src, opts)
+	cfg, esrc, err := c.engine(src, opts)
 	if err != nil {
 		dt.end(nil, err)
 		return nil, err
 	}
-	return dt.reader(t), nil
+	r, err := download.Open(ctx, cfg, esrc)
+	if err != nil {
+		err = c.downloadError(src, err)
+		dt.end(nil, err)
+		return nil, err
+	}
+	return dt.reader(&openReader{r: r, c: c, src: src}), nil
+}
+
+// openReader is Open's reader: the engine's, its errors adapted.
+type openReader struct {
+	r   io.ReadCloser
+	c   *Client
+	src *fileSource
+}
+
+func (o *openReader) Read(p []byte) (int, error) {
+	n, err := o.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = o.c.downloadError(o.src, err)
+	}
+	return n, err
+}
+
+func (o *openReader) Close() error { return o.r.Close() }
+
+// result is what the engine's reader says about the finished download.
+func (o *openReader) result() *DownloadResult {
+	if r, ok := o.r.(interface{ Result() *download.Result }); ok {
+		return result(r.Result())
+	}
+	return nil
+}
+
+func result(r *download.Result) *DownloadResult {
+	if r == nil {
+		return nil
+	}
+	return &DownloadResult{Bytes: r.Bytes, SHA1: r.SHA1, Verified: r.Verified, Resumes: r.Resumes,
+		ContentType: r.ContentType, FileName: r.FileName, Reused: r.Reused, Parts: r.Parts}
+}
+
+// engine checks the options and turns them and the source into the
+// download engine's: the storage client, the logger, the vendor's error
+// for a storage error response.
+func (c *Client) engine(src *fileSource, opts []DownloadOption) (download.Config, *download.Source, error) {
+	cfg, err := newDownloadConfig(opts)
+	if err != nil {
+		return download.Config{}, nil, err
+	}
+	if ke := src.knownErr; ke != nil && !errors.Is(ke, ErrNotReady) && !errors.Is(ke, errNoDownloadURL) {
+		return download.Config{}, nil, ke // the held export failed or expired: a status read cannot help
+	}
+	ec := download.Config{
+		Client:    c.storage,
+		UserAgent: c.ua,
+		Log:       c.log,
+		LogAttrs:  []slog.Attr{slog.String("vendor", string(src.vendor)), slog.String("id", src.id)},
+		Scrub:     c.scrub,
+		StatusError: func(resp *http.Response) error {
+			return newAPIError(src.vendor, "download", src.id, resp, c.scrub)
+		},
+		IdleTimeout: cfg.idleTimeout,
+		MaxResumes:  cfg.maxResumes,
+		AllowHTTP:   cfg.allowHTTP,
+		SHA1:        cfg.sha1,
+		Connections: cfg.connections,
+		PartSize:    cfg.partSize,
+		NoResume:    cfg.noResume,
+	}
+	if f := cfg.progress; f != nil {
+		ec.Progress = func(done, total int64) { f(Progress{Done: done, Total: total}) }
+	}
+	for _, cs := range cfg.checksums {
+		ec.Checksums = append(ec.Checksums, download.Checksum{Algo: cs.algo, Hex: cs.hex})
+	}
+	key := src.key
+	if key == "" {
+		key = string(src.vendor) + ":" + src.id
+	}
+	es := &download.Source{
+		Key: key,
+		Locate: func(ctx context.Context) (*download.Location, error) {
+			loc, err := src.locate(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return loc.engine(ctx), nil
+		},
+	}
+	if src.known != nil {
+		es.Known = src.known.engine(context.Background())
+	}
+	return ec, es, nil
+}
+
+// engine is the location as the download engine takes it: a Memsolus-like
+// authenticated request becomes its Open.
+func (l *fileLocation) engine(context.Context) *download.Location {
+	loc := &download.Location{URL: l.url, Size: l.size, SHA1: l.sha1, Name: l.name}
+	if l.api != nil {
+		api, base := l.api, *l.apiReq
+		loc.Open = func(ctx context.Context, h http.Header) (*http.Response, error) {
+			r := base
+			r.header = base.header.Clone()
+			if r.header == nil {
+				r.header = make(http.Header, len(h))
+			}
+			for k, v := range h {
+				r.header[k] = v
+			}
+			resp, err := api.send(ctx, &r)
+			if err != nil {
+				return nil, err
+			}
+			if resp.StatusCode >= 300 && resp.Header.Get("Location") == "" {
+				drainBody(resp)
+				return nil, fmt.Errorf("%s answered %d without a Location", api.vendor, resp.StatusCode)
+			}
+			return resp, nil
+		}
+	}
+	return loc
+}
+
+func drainBody(resp *http.Response) {
+	io.CopyN(io.Discard, resp.Body, 4<<10)
+	resp.Body.Close()
+}
+
+// downloadError is the one adapter from the engine's errors to this
+// package's: the engine's sentinels match this package's with errors.Is,
+// and the message gets the vendor, operation and id once.
+func (c *Client) downloadError(src *fileSource, err error) error {
+	if err == nil {
+		return nil
+	}
+	var ie *inputError
+	if errors.As(err, &ie) {
+		return err
+	}
+	ee := &engineError{err: err}
+	msg := err.Error()
+	// A deadline reads as every other call's does: "timed out".
+	if errors.Is(err, context.DeadlineExceeded) {
+		msg = strings.ReplaceAll(msg, context.DeadlineExceeded.Error(), "timed out")
+		ee.msg = msg
+	}
+	if strings.HasPrefix(msg, "exportkit: ") {
+		return ee
+	}
+	// A storage error inside ("gave up after 6 attempts: exportkit:
+	// brainbase: download "x": 503 …") loses its own prefix: one per message.
+	if inner := fmt.Sprintf("exportkit: %s: download %q: ", src.vendor, src.id); strings.Contains(msg, inner) {
+		ee.msg = strings.ReplaceAll(msg, inner, "")
+	}
+	return opError(src.vendor, "download", src.id, ee)
+}
+
+// engineError is an engine error that matches this package's sentinels.
+type engineError struct {
+	err error
+	msg string // when not "", the message, without a repeated prefix
+}
+
+func (e *engineError) Error() string {
+	if e.msg != "" {
+		return e.msg
+	}
+	return e.err.Error()
+}
+func (e *engineError) Unwrap() error { return e.err }
+
+var engineSentinels = map[error]error{
+	ErrFileChanged:      download.ErrFileChanged,
+	ErrSizeMismatch:     download.ErrSizeMismatch,
+	ErrChecksumMismatch: download.ErrChecksumMismatch,
+	ErrUnsafeURL:        download.ErrUnsafeURL,
+}
+
+// Is matches this package's sentinel for the engine's.
+func (e *engineError) Is(target error) bool {
+	if k, ok := engineSentinels[target]; ok {
+		return errors.Is(e.err, k)
+	}
+	return false
 }

@@ -32,7 +32,7 @@ func TestDownloadEveryVendor(t *testing.T) {
 			e := newEnv(t, data)
 			e.api.sha1 = sha1Hex(data)
 			var buf bytes.Buffer
-			res, err := vendorDownload(context.Background(), e.client, v, &buf)
+			res, err := vendorDownload(context.Background(), e.client, v, &buf, exportkit.WithSHA1())
 			require.NoError(t, err)
 			assert.Equal(t, data, buf.Bytes())
 			assert.Equal(t, int64(len(data)), res.Bytes)
@@ -67,7 +67,7 @@ func TestDownloadResumesAfterReset(t *testing.T) {
 				e := newEnv(t, data)
 				e.storage.faults[0] = fault{cutAt: tc.cut}
 				var buf bytes.Buffer
-				res, err := vendorDownload(context.Background(), e.client, v, &buf)
+				res, err := vendorDownload(context.Background(), e.client, v, &buf, exportkit.WithSHA1())
 				require.NoError(t, err)
 				require.True(t, bytes.Equal(data, buf.Bytes()), "content differs")
 				assert.Equal(t, 1, res.Resumes)
@@ -230,6 +230,12 @@ func TestDownloadGivesUpWithoutProgressOnly(t *testing.T) {
 	require.Error(t, err)
 	assert.Len(t, e.storage.requests(), 1)
 	assert.Contains(t, err.Error(), "500")
+	// One prefix, general to specific, even around the storage's error.
+	assert.True(t, strings.HasPrefix(err.Error(), `exportkit: brainbase: download "ex1": gave up after 1 attempts`), err.Error())
+	assert.Equal(t, 1, strings.Count(err.Error(), "exportkit: "), err.Error())
+	var ae *exportkit.APIError
+	require.ErrorAs(t, err, &ae)
+	assert.Equal(t, http.StatusInternalServerError, ae.StatusCode)
 }
 
 // QUALITY.md 12: an expired signed URL is refreshed through the status
@@ -462,11 +468,17 @@ func TestDownloadFileConcurrentSamePath(t *testing.T) {
 	assert.Contains(t, err.Error(), "another download")
 	cancel()
 	require.ErrorIs(t, <-done, context.Canceled)
-	assertDirEmpty(t, dir)
+	// Nothing reached the path; the cancelled download keeps what it had
+	// received, with its state, for a later run (nothing when the
+	// cancellation came before the first bytes).
+	_, err = os.Stat(path)
+	assert.ErrorIs(t, err, os.ErrNotExist)
+	assertDirHoldsKept(t, dir, "x.csv")
 }
 
 // QUALITY.md 14: cancelling mid-body returns within 100 ms and leaves no
-// file at the path (goleak checks the goroutines in TestMain).
+// file at the path (goleak checks the goroutines in TestMain); the partial
+// file and its state stay for a later run.
 func TestDownloadFileCancelMidBody(t *testing.T) {
 	data := testData(1 << 20)
 	e := newEnv(t, data)
@@ -490,7 +502,7 @@ func TestDownloadFileCancelMidBody(t *testing.T) {
 	got, rerr := os.ReadFile(path)
 	require.NoError(t, rerr)
 	assert.Equal(t, "old", string(got))
-	assertDirHolds(t, dir, "x.csv")
+	assertDirHoldsKept(t, dir, "x.csv", "x.csv")
 	assert.Contains(t, err.Error(), `exportkit: brainbase: download "ex1"`)
 }
 
@@ -869,6 +881,17 @@ func (errWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") 
 func assertDirEmpty(t *testing.T, dir string) {
 	t.Helper()
 	assertDirHolds(t, dir)
+}
+
+// assertDirHoldsKept asserts that dir holds names and, when the
+// download had received bytes, target's partial file and state file (a
+// cancellation before the first bytes leaves nothing to go on from).
+func assertDirHoldsKept(t *testing.T, dir, target string, names ...string) {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(dir, target+".partial")); err == nil {
+		names = append(names, target+".partial", target+".partial.state")
+	}
+	assertDirHolds(t, dir, names...)
 }
 
 func assertDirHolds(t *testing.T, dir string, names ...string) {

@@ -2,6 +2,7 @@ package exportkit
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -76,11 +77,13 @@ type APIError struct {
 
 	// Op is the operation that failed, such as "get export".
 	Op string
-	// ID is the id the operation was about, when there is one.
+	// ID is the id the operation was about, when there is one. It is kept
+	// whole; Error shows at most its first 64 bytes.
 	ID string
 }
 
-// Error returns "exportkit: <vendor>: <op> "<id>": <status>: <code>: <message>".
+// Error returns "exportkit: <vendor>: <op> "<id>": <status>: <code>: <message>",
+// with an id longer than 64 bytes cut.
 func (e *APIError) Error() string {
 	var b strings.Builder
 	b.WriteString("exportkit: ")
@@ -89,10 +92,19 @@ func (e *APIError) Error() string {
 		b.WriteString(": ")
 		b.WriteString(e.Op)
 		if e.ID != "" {
-			fmt.Fprintf(&b, " %q", e.ID)
+			b.WriteString(" " + quoteID(e.ID))
 		}
 	}
-	fmt.Fprintf(&b, ": %d", e.StatusCode)
+	b.WriteString(": ")
+	b.WriteString(e.status())
+	return b.String()
+}
+
+// status is the error's text after its vendor, operation and id:
+// "<status>: <code>: <message> (retry after …) (request id …)".
+func (e *APIError) status() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d", e.StatusCode)
 	if t := http.StatusText(e.StatusCode); t != "" {
 		b.WriteString(" " + t)
 	}
@@ -147,9 +159,10 @@ type ExportError struct {
 	Message string
 }
 
-// Error returns "exportkit: <vendor>: export "<id>" <state>: <code>: <message>".
+// Error returns "exportkit: <vendor>: export "<id>" <state>: <code>: <message>",
+// with an id longer than 64 bytes cut.
 func (e *ExportError) Error() string {
-	s := fmt.Sprintf("exportkit: %s: export %q %s", e.Vendor, e.ID, e.State)
+	s := fmt.Sprintf("exportkit: %s: export %s %s", e.Vendor, quoteID(e.ID), e.State)
 	if e.Code != "" {
 		s += ": " + e.Code
 	}
@@ -173,12 +186,81 @@ func (e *ExportError) Is(target error) bool {
 }
 
 // opError wraps err with the vendor, the operation and the id, the way every
-// error of this package reads: "exportkit: vendor: op "id": cause".
+// error of this package reads: "exportkit: vendor: op "id": cause". err
+// must not carry the prefix itself: build it with plain text or [kinded].
 func opError(v Vendor, op, id string, err error) error {
 	if id != "" {
-		return fmt.Errorf("exportkit: %s: %s %q: %w", v, op, id, err)
+		return fmt.Errorf("exportkit: %s: %s %s: %w", v, op, quoteID(id), err)
 	}
 	return fmt.Errorf("exportkit: %s: %s: %w", v, op, err)
+}
+
+// contextError is the cause of a call whose context ended, in the same
+// words for every call: "timed out" for a deadline (as a wait's maximum
+// reads "timed out after 30s"), "context canceled" for a cancel, followed
+// by the context's cause when it has its own. It matches the context's
+// error (and cause) with errors.Is.
+func contextError(ctx context.Context) error {
+	err, cause := ctx.Err(), context.Cause(ctx)
+	wrapped := err
+	if cause != nil && cause != err {
+		wrapped = fmt.Errorf("%w: %w", err, cause)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		return wrapped
+	}
+	msg := "timed out"
+	if wrapped != err {
+		msg += ": " + cause.Error()
+	}
+	return &kindError{msg: msg, cause: wrapped}
+}
+
+// maxIDInMessage is how much of an id an error message shows: a 100 KB id
+// must not make a 100 KB error line.
+const maxIDInMessage = 64
+
+// quoteID quotes an id for a message. An id longer than maxIDInMessage
+// bytes is cut on a UTF-8 boundary and marked with its length:
+// "abc…" (100000 bytes).
+func quoteID(id string) string {
+	if len(id) <= maxIDInMessage {
+		return strconv.Quote(id)
+	}
+	cut := maxIDInMessage
+	for cut > 0 && !utf8RuneStart(id[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s (%d bytes)", strconv.Quote(id[:cut]+"…"), len(id))
+}
+
+// kindError is an error that matches sentinels with errors.Is through its
+// Is method, not by wrapping them, so that its message does not repeat
+// their "exportkit: " prefix. It may wrap a cause for errors.As (an
+// *APIError, say) whose text it does not repeat either.
+type kindError struct {
+	msg   string
+	kinds []error
+	cause error
+}
+
+func (e *kindError) Error() string { return e.msg }
+func (e *kindError) Unwrap() error { return e.cause }
+
+// Is matches each of the error's sentinels.
+func (e *kindError) Is(target error) bool {
+	for _, k := range e.kinds {
+		if target == k {
+			return true
+		}
+	}
+	return false
+}
+
+// kinded returns an error reading as the formatted text, without prefix,
+// that matches kind with errors.Is.
+func kinded(kind error, format string, args ...any) error {
+	return &kindError{msg: fmt.Sprintf(format, args...), kinds: []error{kind}}
 }
 
 // newAPIError builds an *APIError from a non-2xx response, reading at most

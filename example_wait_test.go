@@ -2,6 +2,7 @@ package exportkit_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -72,4 +73,40 @@ func ExampleClient_ResumeWait() {
 	}
 	fmt.Println(got.ExportID() == e.ID, got.State())
 	// Output: true ready
+}
+
+// Riding out an outage: the API answers 503 for a while (after the
+// request's own retries); the wait goes on, saying so, for up to the
+// maximum outage. Only a host never reached at all fails at once.
+func ExampleWithMaxOutage() {
+	srv := exporttest.NewServer(exporttest.ReadyAfter(1))
+	defer srv.Close()
+	c := srv.Client(exportkit.WithRetry(-1, 0, 0)) // no request retries: show each failed read
+
+	ctx := context.Background()
+	e, err := c.Exports.Create(ctx, &exportkit.LogExportRequest{Format: "CSV"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	// The next two status reads fail: a vendor deploy, say.
+	_ = srv.Inject(exporttest.On(exportkit.Brainbase).Method("GET").Status(503).Times(2))
+	got, err := c.Exports.Wait(ctx, e.ID,
+		exportkit.WithMaxOutage(10*time.Minute), // how long failures are ridden out (default 5 min)
+		exportkit.WithPollInterval(10*time.Millisecond, 10*time.Millisecond),
+		exportkit.WithOnRetry(func(err error, next time.Duration) {
+			var ae *exportkit.APIError
+			if errors.As(err, &ae) {
+				fmt.Println("retrying:", ae.StatusCode)
+			}
+		}))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(got.State())
+	// Output:
+	// retrying: 503
+	// retrying: 503
+	// ready
 }

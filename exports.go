@@ -29,13 +29,16 @@ type LogExport struct {
 // document the create body; these are the fields its API is known to take.
 // Empty fields are left out.
 type LogExportRequest struct {
-	Format       string     `json:"format,omitempty"`  // CSV or JSON
+	Format       string     `json:"format,omitempty"`  // CSV or JSON (any case)
 	LogType      string     `json:"logType,omitempty"` // e.g. VoiceDeploymentLog
 	WorkerID     string     `json:"workerId,omitempty"`
 	DeploymentID string     `json:"deploymentId,omitempty"`
 	StartDate    *time.Time `json:"startDate,omitempty"`
 	EndDate      *time.Time `json:"endDate,omitempty"`
 }
+
+// logFormats are Brainbase's export formats, as it spells them.
+var logFormats = []string{"CSV", "JSON"}
 
 var brainbaseStates = stateMap{
 	"pending":    StatePending,
@@ -96,13 +99,19 @@ type ExportsService struct {
 	api *vendorClient
 }
 
-// Create starts a log export. The request is sent once: a create is never
-// replayed after it may have reached the server.
+// Create starts a log export. A format of CSV or JSON may be given in any
+// case: it is sent upper case, as Brainbase spells it. The request is sent
+// once: a create is never replayed after it may have reached the server.
 //
 // Brainbase API: POST /api/team/exports
 func (s *ExportsService) Create(ctx context.Context, r *LogExportRequest) (*LogExport, error) {
 	if r == nil {
 		r = &LogExportRequest{}
+	}
+	if f, ok := oneOf(r.Format, logFormats); ok && f != r.Format {
+		n := *r
+		n.Format = f
+		r = &n
 	}
 	e, _, err := call[LogExport](ctx, s.api, request{op: "create export", method: http.MethodPost,
 		path: "/api/team/exports", body: r, noReplay: true})

@@ -37,11 +37,11 @@ type MemoryExport struct {
 // query parameters. Empty fields are left out; with none set, every memory
 // of the workspace is exported.
 type MemoryExportRequest struct {
-	Format        string     `url:"format,omitempty"` // json (default), csv or markdown
+	Format        string     `url:"format,omitempty"` // json (default), csv or markdown, in any case
 	UserID        string     `url:"user_id,omitempty"`
 	AgentID       string     `url:"agent_id,omitempty"`
 	SessionID     string     `url:"session_id,omitempty"`
-	Priority      string     `url:"priority,omitempty"`         // LOW, MEDIUM or HIGH
+	Priority      string     `url:"priority,omitempty"`         // LOW, MEDIUM or HIGH, in any case
 	Categories    []string   `url:"categories,comma,omitempty"` // at most 20
 	CreatedAfter  *time.Time `url:"created_after,omitempty"`
 	CreatedBefore *time.Time `url:"created_before,omitempty"`
@@ -137,7 +137,7 @@ func (s *MemoriesService) List(ctx context.Context, opts *ListOptions) (*MemoryE
 		opts = &ListOptions{}
 	}
 	if opts.Page < 0 || opts.PageSize < 0 || opts.PageSize > 100 {
-		return nil, opError(Memsolus, "list exports", "", errors.New("page must be ≥ 1 and page size between 1 and 100"))
+		return nil, opError(Memsolus, "list exports", "", &inputError{errors.New("page must be ≥ 1 and page size between 1 and 100")})
 	}
 	q, err := query.Values(opts)
 	if err != nil {
@@ -193,20 +193,23 @@ func (s *MemoriesService) All(ctx context.Context, opts *ListOptions) iter.Seq2[
 	}
 }
 
-// Create starts a memory export with the request's filters. More than
-// [MaxMemoryCategories] categories, an unknown format or priority, or a
-// category containing a comma is refused before anything is sent. The
-// request is sent once.
+// Create starts a memory export with the request's filters. The format and
+// priority may be given in any case ("CSV"): they are sent in Memsolus'
+// spelling. More than [MaxMemoryCategories] categories, an unknown format
+// or priority, or a category containing a comma is refused before anything
+// is sent, with an error matching [ErrInvalidInput]. The request is sent
+// once.
 //
 // Memsolus API: POST /v1/exports?format=…
 func (s *MemoriesService) Create(ctx context.Context, r *MemoryExportRequest) (*MemoryExport, error) {
 	if r == nil {
 		r = &MemoryExportRequest{}
 	}
-	if err := r.validate(); err != nil {
+	req, err := r.normalized()
+	if err != nil {
 		return nil, opError(Memsolus, "create export", "", err)
 	}
-	q, err := query.Values(r)
+	q, err := query.Values(req)
 	if err != nil {
 		return nil, opError(Memsolus, "create export", "", err)
 	}
@@ -218,26 +221,50 @@ func (s *MemoriesService) Create(ctx context.Context, r *MemoryExportRequest) (*
 	return e, err
 }
 
-func (r *MemoryExportRequest) validate() error {
+// normalized checks the request and returns a copy in Memsolus' own
+// spelling: a format or priority in any case ("CSV", "high") becomes the
+// vendor's ("csv", "HIGH"). What cannot be sent is an error matching
+// [ErrInvalidInput].
+func (r *MemoryExportRequest) normalized() (*MemoryExportRequest, error) {
+	n := *r
 	if len(r.Categories) > MaxMemoryCategories {
-		return fmt.Errorf("%d categories given, at most %d allowed", len(r.Categories), MaxMemoryCategories)
+		return nil, &inputError{fmt.Errorf("%d categories given, at most %d allowed", len(r.Categories), MaxMemoryCategories)}
 	}
 	for _, c := range r.Categories {
 		if c == "" || strings.Contains(c, ",") {
-			return fmt.Errorf("category %q is empty or contains a comma", c)
+			return nil, &inputError{fmt.Errorf("category %q is empty or contains a comma", c)}
 		}
 	}
-	switch r.Format {
-	case "", "json", "csv", "markdown":
-	default:
-		return fmt.Errorf("format %q is not json, csv or markdown", r.Format)
+	var ok bool
+	if n.Format, ok = oneOf(r.Format, memoryFormats); !ok {
+		return nil, &inputError{fmt.Errorf("format %q is not json, csv or markdown", excerpt(r.Format, 64))}
 	}
-	switch r.Priority {
-	case "", "LOW", "MEDIUM", "HIGH":
-	default:
-		return fmt.Errorf("priority %q is not LOW, MEDIUM or HIGH", r.Priority)
+	if n.Priority, ok = oneOf(r.Priority, memoryPriorities); !ok {
+		return nil, &inputError{fmt.Errorf("priority %q is not LOW, MEDIUM or HIGH", excerpt(r.Priority, 64))}
 	}
-	return nil
+	return &n, nil
+}
+
+// memoryFormats are the file formats of a Memsolus export, as Memsolus
+// spells them; [MemoriesService.Create] takes them in any case.
+var memoryFormats = []string{"json", "csv", "markdown"}
+
+// memoryPriorities are the priorities a Memsolus export filters on, as
+// Memsolus spells them.
+var memoryPriorities = []string{"LOW", "MEDIUM", "HIGH"}
+
+// oneOf returns the value of values that s names in any case; "" names
+// nothing and is kept.
+func oneOf(s string, values []string) (string, bool) {
+	if s == "" {
+		return "", true
+	}
+	for _, v := range values {
+		if strings.EqualFold(s, v) {
+			return v, true
+		}
+	}
+	return s, false
 }
 
 // Get reads an export's status.

@@ -39,7 +39,7 @@ func (f *FlexInt64) UnmarshalJSON(b []byte) error {
 	}
 	v, err := strconv.ParseFloat(s, 64)
 	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || v > math.MaxInt64 || v < math.MinInt64 {
-		return fmt.Errorf("exportkit: %.32q is not an integer", s)
+		return fmt.Errorf("%.32q is not an integer", s)
 	}
 	*f = FlexInt64{Value: int64(v), Valid: true}
 	return nil

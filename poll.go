@@ -10,138 +10,6 @@ import (
 	"time"
 )
 
-// Default polling schedule: the first read at once, then delays that start
-// at 2 s and grow by 1.5× up to 15 s, each spread by ±20% so that waits
-// started together drift apart.
-const (
-	DefaultPollMin        = 2 * time.Second
-	DefaultPollMax        = 15 * time.Second
-	DefaultPollMultiplier = 1.5
-	DefaultPollJitter     = 0.2
-	// DefaultNotFoundGrace is how long after a wait starts a 404 is taken
-	// for an eventually consistent API that has not seen the export yet.
-	DefaultNotFoundGrace = 10 * time.Second
-)
-
-// WaitOption configures a wait: Wait, WaitRun, WaitExport, Client.Wait,
-// ResumeWait and WaitAll.
-type WaitOption func(*waitConfig)
-
-type waitConfig struct {
-	min, max      time.Duration
-	multiplier    float64
-	jitter        float64
-	maxWait       time.Duration
-	onPoll        func(Export)
-	notFoundGrace time.Duration
-	concurrency   int
-	deadline      time.Time // set by WaitAll: one maximum wait shared by all
-}
-
-// WithPollInterval sets the first delay between status reads and the one
-// the delays grow to (defaults 2 s and 15 s). Each delay is then spread by
-// the jitter (see [WithJitter]). A Retry-After from the server can make a
-// delay longer than max: it is never shortened.
-func WithPollInterval(min, max time.Duration) WaitOption {
-	return func(c *waitConfig) {
-		if min > 0 {
-			c.min = min
-		}
-		if max > 0 {
-			c.max = max
-		}
-	}
-}
-
-// WithBackoffMultiplier sets how much each delay grows over the last
-// (default 1.5; 1 polls at a fixed interval).
-func WithBackoffMultiplier(f float64) WaitOption {
-	return func(c *waitConfig) {
-		if f >= 1 {
-			c.multiplier = f
-		}
-	}
-}
-
-// WithJitter sets how far each delay is spread at random, as a fraction
-// (default 0.2: ±20%), so that waits started together drift apart. The
-// spread is triangular: most delays land near the schedule, few near its
-// bounds. 0 turns jitter off; values outside [0, 1) are ignored.
-func WithJitter(f float64) WaitOption {
-	return func(c *waitConfig) {
-		if f >= 0 && f < 1 {
-			c.jitter = f
-		}
-	}
-}
-
-// WithMaxWait bounds the whole wait, requests and their retries included.
-// When it runs out, the wait returns the last export seen and an error
-// matching [ErrWaitTimeout]. A Retry-After longer than the time left ends
-// the wait at once with an error matching both [ErrWaitTimeout] and
-// [ErrRateLimited]. For [AudiencesService.Export] it bounds the whole
-// chain; for [Client.WaitAll], the whole call.
-func WithMaxWait(d time.Duration) WaitOption {
-	return func(c *waitConfig) {
-		if d > 0 {
-			c.maxWait = d
-		}
-	}
-}
-
-// WithOnPoll calls f after every status read, with the export as read, for
-// progress lines and metrics. f runs on the waiting goroutine: keep it short.
-func WithOnPoll(f func(Export)) WaitOption {
-	return func(c *waitConfig) { c.onPoll = f }
-}
-
-// WithNotFoundGrace sets how long after a wait starts (or, in
-// [AudiencesService.Export], after the export is created) a 404 is taken
-// for an eventually consistent API and polled through (default 10 s; 0
-// makes the first 404 final). A resumed wait counts from when the original
-// wait started.
-func WithNotFoundGrace(d time.Duration) WaitOption {
-	return func(c *waitConfig) {
-		if d >= 0 {
-			c.notFoundGrace = d
-		}
-	}
-}
-
-// WithConcurrency bounds how many waits [Client.WaitAll] runs at once
-// (default 16).
-func WithConcurrency(n int) WaitOption {
-	return func(c *waitConfig) {
-		if n > 0 {
-			c.concurrency = n
-		}
-	}
-}
-
-// defaultWaitConfig is the schedule every wait starts from, before the
-// client's WithDefaultWait options and the call's own.
-func defaultWaitConfig() waitConfig {
-	return waitConfig{
-		min: DefaultPollMin, max: DefaultPollMax,
-		multiplier: DefaultPollMultiplier, jitter: DefaultPollJitter,
-		notFoundGrace: DefaultNotFoundGrace, concurrency: 16,
-	}
-}
-
-// waitConfig applies a call's options on top of the client's defaults.
-func (c *Client) waitConfig(opts []WaitOption) waitConfig {
-	cfg := c.wait
-	for _, o := range opts {
-		if o != nil {
-			o(&cfg)
-		}
-	}
-	if cfg.max < cfg.min {
-		cfg.max = cfg.min
-	}
-	return cfg
-}
-
 // PollSchedule is exportkit's polling schedule as a pure function, so that
 // code outside the SDK (a durable workflow's timers, say) can poll exactly
 // as [Client.Wait] does. The zero value is not useful: start from
@@ -228,10 +96,20 @@ func asRead[T Export](e T, info respInfo, err error) (Export, time.Duration, err
 
 // waitAs runs the polling core and returns the last export as T.
 func waitAs[T Export](ctx context.Context, c *Client, t *pollTarget, opts []WaitOption) (T, error) {
-	e, err := c.poll(ctx, t, c.waitConfig(opts))
+	var e Export
+	cfg, err := c.waitConfig(opts)
+	if err != nil {
+		err = opError(t.vendor, "wait", t.id, err)
+	} else {
+		e, err = c.poll(ctx, t, cfg)
+	}
 	v, _ := e.(T)
 	return v, err
 }
+
+// firstReadMin is the least time a wait's first status read is given,
+// whatever the maximum wait: see WithMaxWait.
+const firstReadMin = 10 * time.Second
 
 // errMaxWait is the cause of the context a wait derives for WithMaxWait,
 // to tell its expiry from the caller's context ending.
@@ -239,7 +117,8 @@ var errMaxWait = errors.New("maximum wait reached")
 
 // pollLoop is the polling core: read at once, then on the backoff schedule,
 // with Retry-After as a floor, until a terminal state, a final error, the
-// context's end or the maximum wait. It returns the last export read.
+// context's end, the maximum wait or the maximum outage. It returns the
+// last export read.
 //
 // When the export read changes identity (Orbit's chain goes from the run
 // to its export), the schedule and the not-found grace start over: the new
@@ -250,21 +129,39 @@ func (c *Client) pollLoop(ctx context.Context, t *pollTarget, cfg waitConfig) (E
 	if deadline.IsZero() && cfg.maxWait > 0 {
 		deadline = start.Add(cfg.maxWait)
 	}
+	firstCtx := ctx
 	if !deadline.IsZero() {
 		// The maximum wait bounds requests and their retries too, and the
 		// retry layer sees it as the time left.
+		parent := ctx
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadlineCause(ctx, deadline, errMaxWait)
+		ctx, cancel = context.WithDeadlineCause(parent, deadline, errMaxWait)
 		defer cancel()
+		firstCtx = ctx
+		if cfg.deadline.IsZero() && cfg.maxWait < firstReadMin {
+			// The first read gets at least firstReadMin, so that an export
+			// already done is returned under a tiny maximum too.
+			firstCtx, cancel = context.WithDeadlineCause(parent, start.Add(firstReadMin), errMaxWait)
+			defer cancel()
+		}
 	}
 	w := &waiting{c: c, t: t, cfg: &cfg, deadline: deadline}
 	graceFrom := t.started
 	if graceFrom.IsZero() {
 		graceFrom = start
 	}
-	var last Export
+	var (
+		last        Export
+		read        bool      // a status was read at least once
+		outageSince time.Time // when the current outage began; zero when none
+	)
 	for attempt, n := 1, 1; ; attempt, n = attempt+1, n+1 {
-		e, ra, err := t.read(ctx)
+		readAt := time.Now()
+		readCtx := ctx
+		if attempt == 1 {
+			readCtx = firstCtx
+		}
+		e, ra, err := t.read(readCtx)
 		if e == nil && err == nil {
 			err = opError(t.vendor, "wait", t.id, errors.New("status read returned nothing"))
 		}
@@ -272,7 +169,7 @@ func (c *Client) pollLoop(ctx context.Context, t *pollTarget, cfg waitConfig) (E
 			if last != nil && (e.ExportID() != last.ExportID() || e.Vendor() != last.Vendor()) {
 				n, graceFrom = 1, time.Now()
 			}
-			last = e
+			last, read = e, true
 			if cfg.onPoll != nil {
 				cfg.onPoll(e)
 			}
@@ -292,13 +189,41 @@ func (c *Client) pollLoop(ctx context.Context, t *pollTarget, cfg waitConfig) (E
 			w.log(ctx, attempt, e, ra, err, -1)
 			return last, err
 		}
+		outage := err != nil && isOutage(err)
+		switch {
+		case !outage:
+			outageSince = time.Time{}
+		case !read && isDialError(err):
+			// Never read once and never reached: a wrong base URL or a
+			// host that does not exist, not an outage to ride out.
+			w.log(ctx, attempt, e, ra, err, -1)
+			return last, fmt.Errorf("%w (the host was never reached)", err)
+		case outageSince.IsZero():
+			outageSince = readAt
+		}
+		if outage && time.Since(outageSince) >= cfg.maxOutage {
+			w.log(ctx, attempt, e, ra, err, -1)
+			return last, fmt.Errorf("%w (no answer for %s, the maximum outage)", err, time.Since(outageSince).Round(time.Second))
+		}
 		// Retry-After is a floor: never shortened, even above the maximum.
 		d := max(cfg.delay(n), ra)
 		w.log(ctx, attempt, e, ra, err, d)
+		if outage && cfg.onRetry != nil {
+			cfg.onRetry(err, d)
+		}
 		if err := w.sleep(ctx, d, ra, err); err != nil {
 			return last, err
 		}
 	}
+}
+
+// isOutage reports whether a read's error, one that does not end the
+// wait, is an outage (the API could not be reached or did not answer
+// sensibly: connection errors, timeouts, 5xx after retries, malformed
+// bodies) rather than an answer to wait on (not found during the grace,
+// not ready, rate limited).
+func isOutage(err error) bool {
+	return !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrNotReady) && !errors.Is(err, ErrRateLimited)
 }
 
 // waiting is one run of the polling core: what its helpers need.
@@ -330,30 +255,31 @@ func (w *waiting) sleep(ctx context.Context, d, floor time.Duration, cause error
 	}
 }
 
-// tooLong is the error for a Retry-After longer than the time left.
+// tooLong is the error for a Retry-After longer than the time left. It
+// wraps the error that carried the Retry-After for errors.As, without
+// repeating its text's prefix.
 func (w *waiting) tooLong(floor, left time.Duration, cause error) error {
-	var ae *APIError
-	if !errors.As(cause, &ae) || !ae.Is(ErrRateLimited) {
-		cause = ErrRateLimited
-	}
 	msg := fmt.Sprintf("server asks to wait %s, more than the %s left", floor, max(left, 0).Round(time.Millisecond))
-	if !w.deadline.IsZero() && floor > time.Until(w.deadline) {
-		return opError(w.t.vendor, "wait", w.t.id, fmt.Errorf("%w: %s: %w", ErrWaitTimeout, msg, cause))
+	var ae *APIError
+	if errors.As(cause, &ae) {
+		msg += ": " + ae.status()
 	}
-	return opError(w.t.vendor, "wait", w.t.id, fmt.Errorf("%s: %w", msg, cause))
+	kinds := []error{ErrRateLimited}
+	if !w.deadline.IsZero() && floor > time.Until(w.deadline) {
+		kinds = append(kinds, ErrWaitTimeout)
+		msg = "timed out: " + msg
+	}
+	return opError(w.t.vendor, "wait", w.t.id, &kindError{msg: msg, kinds: kinds, cause: cause})
 }
 
 // stopped is the error for a context that ended: ErrWaitTimeout when it
-// was the maximum wait, else the caller's context error (and its cause).
+// was the maximum wait ("timed out after 30s"), else the caller's context
+// error (and its cause) in the words every call uses.
 func (w *waiting) stopped(ctx context.Context) error {
-	cause := context.Cause(ctx)
-	switch {
-	case errors.Is(cause, errMaxWait):
-		return opError(w.t.vendor, "wait", w.t.id, fmt.Errorf("%w after %s", ErrWaitTimeout, w.cfg.maxWait))
-	case cause != nil && cause != ctx.Err():
-		return opError(w.t.vendor, "wait", w.t.id, fmt.Errorf("%w: %w", ctx.Err(), cause))
+	if errors.Is(context.Cause(ctx), errMaxWait) {
+		return opError(w.t.vendor, "wait", w.t.id, kinded(ErrWaitTimeout, "timed out after %s", w.cfg.maxWait))
 	}
-	return opError(w.t.vendor, "wait", w.t.id, ctx.Err())
+	return opError(w.t.vendor, "wait", w.t.id, contextError(ctx))
 }
 
 // log writes one debug line per status read. next is the delay before the
@@ -364,7 +290,7 @@ func (w *waiting) log(ctx context.Context, attempt int, e Export, ra time.Durati
 		return
 	}
 	attrs := []slog.Attr{
-		slog.String("vendor", string(w.t.vendor)), slog.String("id", w.t.id), slog.Int("attempt", attempt),
+		slog.String("vendor", string(w.t.vendor)), slog.String("id", excerpt(w.t.id, maxIDInMessage)), slog.Int("attempt", attempt),
 	}
 	if e != nil {
 		attrs = append(attrs, slog.String("state", string(e.State())), slog.String("status", excerpt(e.RawStatus(), 64)))
@@ -429,7 +355,11 @@ func (c *Client) Wait(ctx context.Context, e Export, opts ...WaitOption) (Export
 	if err != nil {
 		return e, err
 	}
-	got, err := c.poll(ctx, t, c.waitConfig(opts))
+	cfg, err := c.waitConfig(opts)
+	if err != nil {
+		return e, opError(t.vendor, "wait", t.id, err)
+	}
+	got, err := c.poll(ctx, t, cfg)
 	if got == nil {
 		got = e
 	}

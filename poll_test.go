@@ -38,8 +38,8 @@ func TestWaitDelaySequence(t *testing.T) {
 			[]time.Duration{s, 2 * s, 4 * s, 5 * s, 5 * s, 5 * s, 5 * s, 5 * s}},
 		{"fixed 5s", []exportkit.WaitOption{exportkit.WithJitter(0), exportkit.WithPollInterval(5*s, 5*s), exportkit.WithBackoffMultiplier(1)},
 			[]time.Duration{5 * s, 5 * s, 5 * s, 5 * s, 5 * s, 5 * s, 5 * s, 5 * s}},
-		{"max below min is raised to min", []exportkit.WaitOption{exportkit.WithJitter(0), exportkit.WithPollInterval(3*s, s)},
-			[]time.Duration{3 * s, 3 * s, 3 * s, 3 * s, 3 * s, 3 * s, 3 * s, 3 * s}},
+		{"default max below min is raised to min", []exportkit.WaitOption{exportkit.WithJitter(0), exportkit.WithPollInterval(20*s, 0)},
+			[]time.Duration{20 * s, 20 * s, 20 * s, 20 * s, 20 * s, 20 * s, 20 * s, 20 * s}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -714,8 +714,8 @@ func (d *downloadTel) finish(res *DownloadResult, err error) {
 
 // resultParts returns the ranged parts a download fetched and the bytes it
 // reused from an earlier run.
-func resultParts(*DownloadResult) (parts int, reused int64) {
-	return 1, 0
+func resultParts(res *DownloadResult) (parts int, reused int64) {
+	return max(res.Parts, 1), res.Reused
 }
 
 // reader returns rc, whose reads end the download's span and measure it:
@@ -742,7 +742,9 @@ func (r *downloadReader) Read(p []byte) (int, error) {
 	case err == io.EOF:
 		res := &DownloadResult{Bytes: r.n} // when the reader cannot say more
 		if rr, ok := r.rc.(interface{ result() *DownloadResult }); ok {
-			res = rr.result()
+			if got := rr.result(); got != nil {
+				res = got
+			}
 		}
 		r.d.end(res, nil)
 	case err != nil:

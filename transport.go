@@ -3,8 +3,6 @@ package exportkit
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -134,7 +132,7 @@ func (t *apiTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 				return nil, ctx.Err()
 			}
 			// The limiter refuses a wait that would outlast the deadline.
-			return nil, fmt.Errorf("client-side rate limit: %w: %w", ErrRateLimited, err)
+			return nil, &kindError{msg: "client-side rate limit: " + err.Error(), kinds: []error{ErrRateLimited}, cause: err}
 		}
 	}
 	start := time.Now()
@@ -250,17 +248,7 @@ func isDialError(err error) bool {
 // retryableTransportError is false for errors that another attempt cannot
 // fix: bad certificates, bad URLs, refused redirects.
 func retryableTransportError(err error) bool {
-	var (
-		unknownCA *x509.UnknownAuthorityError
-		verify    *tls.CertificateVerificationError
-		hostname  x509.HostnameError
-	)
-	switch {
-	case errors.As(err, &unknownCA), errors.As(err, &verify), errors.As(err, &hostname),
-		errors.Is(err, ErrUnsafeURL), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return false
-	}
-	return !strings.Contains(err.Error(), "unsupported protocol scheme")
+	return !errors.Is(err, ErrUnsafeURL) && httpx.RetryableTransportError(err)
 }
 
 // request describes one API call.
@@ -286,8 +274,8 @@ type respInfo struct {
 // with the body open. Other statuses become an *APIError, and transport
 // errors are wrapped with the vendor and operation, their URLs redacted.
 func (vc *vendorClient) send(ctx context.Context, r *request) (*http.Response, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, opError(vc.vendor, r.op, r.id, err)
+	if ctx.Err() != nil {
+		return nil, opError(vc.vendor, r.op, r.id, contextError(ctx))
 	}
 	u := vc.base.String() + r.path
 	if len(r.query) > 0 {
@@ -333,6 +321,9 @@ func (vc *vendorClient) send(ctx context.Context, r *request) (*http.Response, e
 	if err != nil {
 		if resp != nil {
 			resp.Body.Close()
+		}
+		if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+			return nil, opError(vc.vendor, r.op, r.id, contextError(ctx))
 		}
 		return nil, opError(vc.vendor, r.op, r.id, cleanError(err))
 	}
@@ -416,39 +407,9 @@ func segment(what, id string) (string, error) {
 	return url.PathEscape(id), nil
 }
 
-// redactedURLError is a *url.Error with its URL redacted: net/http puts the
-// whole URL, signed query included, in its errors.
-type redactedURLError struct {
-	op, url string
-	err     error
-}
-
-func (e *redactedURLError) Error() string {
-	return e.op + " " + e.url + ": " + redactText(e.err.Error())
-}
-func (e *redactedURLError) Unwrap() error { return e.err }
-
-// Timeout reports whether the underlying error was a timeout.
-func (e *redactedURLError) Timeout() bool {
-	var t interface{ Timeout() bool }
-	return errors.As(e.err, &t) && t.Timeout()
-}
-
 // cleanError redacts the URL in a *url.Error and keeps its cause for
 // errors.Is and errors.As.
-func cleanError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		u := ue.URL
-		if p, perr := url.Parse(u); perr == nil {
-			u = httpx.RedactURL(p)
-		} else {
-			u = httpx.RedactURLString(u)
-		}
-		return &redactedURLError{op: ue.Op, url: u, err: ue.Err}
-	}
-	return err
-}
+func cleanError(err error) error { return httpx.CleanError(err) }
 
 // parseRetryAfter parses a Retry-After value (seconds or HTTP date).
 func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {

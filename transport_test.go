@@ -376,6 +376,8 @@ func TestClientRateLimitPastDeadline(t *testing.T) {
 		start := time.Now()
 		_, err = c.Exports.Get(ctx, "exp_1")
 		require.ErrorIs(t, err, exportkit.ErrRateLimited)
+		assert.Equal(t, 1, strings.Count(err.Error(), "exportkit:"), err.Error())
+		assert.Contains(t, err.Error(), "client-side rate limit")
 		assert.Zero(t, time.Since(start))
 		assert.Equal(t, 1, rec.count())
 	})

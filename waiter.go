@@ -43,6 +43,9 @@ func (c *Client) NewWaiter(e Export, opts ...WaitOption) (*Waiter, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, err := c.waitConfig(opts); err != nil {
+		return nil, opError(t.vendor, "wait", t.id, err)
+	}
 	return &Waiter{c: c, t: t, opts: opts, given: e}, nil
 }
 
@@ -50,7 +53,13 @@ func (c *Client) NewWaiter(e Export, opts ...WaitOption) (*Waiter, error) {
 // schedule, errors and results as [Client.Wait]. It may be called again,
 // after an error, to go on waiting.
 func (w *Waiter) Wait(ctx context.Context) (Export, error) {
-	e, err := w.c.poll(ctx, w.t, w.c.waitConfig(w.opts))
+	var e Export
+	cfg, err := w.c.waitConfig(w.opts)
+	if err != nil {
+		err = opError(w.t.vendor, "wait", w.t.id, err)
+	} else {
+		e, err = w.c.poll(ctx, w.t, cfg)
+	}
 	if e == nil && w.given != nil {
 		e = w.given
 	}
@@ -94,6 +103,9 @@ func (c *Client) ResumeWaiter(token string, opts ...WaitOption) (*Waiter, error)
 		return nil, err
 	}
 	t := c.targetFromState(st)
+	if _, err := c.waitConfig(opts); err != nil {
+		return nil, opError(t.vendor, "wait", t.id, err)
+	}
 	return &Waiter{c: c, t: t, opts: opts}, nil
 }
 
@@ -271,13 +283,22 @@ type WaitResult struct {
 // bounds the whole call: every wait shares one deadline counted from the
 // call. [WithOnPoll] is called for every read of every wait, one call at a
 // time. When ctx ends, every wait returns at once with the context's error;
-// WaitAll returns only after all its goroutines have ended.
+// WaitAll returns only after all its goroutines have ended. A bad option
+// fails every wait with an error matching [ErrInvalidInput], before any
+// request.
 func (c *Client) WaitAll(ctx context.Context, exports []Export, opts ...WaitOption) []WaitResult {
 	results := make([]WaitResult, len(exports))
 	if len(exports) == 0 {
 		return results
 	}
-	cfg := c.waitConfig(opts)
+	cfg, err := c.waitConfig(opts)
+	if err != nil {
+		// A bad option fails every wait, before any request.
+		for i, e := range exports {
+			results[i] = WaitResult{Export: e, Err: fmt.Errorf("exportkit: wait all: %w", err)}
+		}
+		return results
+	}
 	if cfg.maxWait > 0 {
 		cfg.deadline = time.Now().Add(cfg.maxWait)
 	}

@@ -37,8 +37,8 @@ func TestExamples(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, exe)
-			tmp := t.TempDir() // the examples save their files under the temp dir
-			cmd.Dir = tmp
+			tmp, work := t.TempDir(), t.TempDir()
+			cmd.Dir = work
 			cmd.Env = append(withoutCredentials(os.Environ()), "TMPDIR="+tmp)
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -54,7 +54,40 @@ func TestExamples(t *testing.T) {
 			if took := time.Since(start); took > 10*time.Second {
 				t.Errorf("took %s; an example against the fake should take a moment", took)
 			}
+			// Nothing left behind, in the temporary directory or here.
+			for _, dir := range []string{tmp, work} {
+				if left, _ := os.ReadDir(dir); len(left) > 0 {
+					t.Errorf("left %s behind in %s", left[0].Name(), dir)
+				}
+			}
+			// Output for people: no Go type names.
+			if strings.Contains(stdout.String(), "*exportkit.") {
+				t.Errorf("prints Go type names:\n%s", stdout.String())
+			}
+			if name == "kore" && !strings.Contains(stdout.String(), "60 requests a minute") {
+				t.Errorf("does not say how Kore's pacing applies:\n%s", stdout.String())
+			}
 		})
+	}
+}
+
+// TestExampleKeepsFilesWhenAsked: a directory given as argument keeps the
+// file.
+func TestExampleKeepsFilesWhenAsked(t *testing.T) {
+	exe := filepath.Join(t.TempDir(), "brainbase")
+	if out, err := exec.Command("go", "build", "-o", exe, "./brainbase").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	keep := filepath.Join(t.TempDir(), "out")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, exe, keep)
+	cmd.Env = append(withoutCredentials(os.Environ()), "TMPDIR="+t.TempDir())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if files, _ := filepath.Glob(filepath.Join(keep, "brainbase-*.csv")); len(files) != 1 {
+		t.Errorf("files kept in %s: %v", keep, files)
 	}
 }
 

@@ -3,7 +3,9 @@ package exporttest
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/exportkit/exportkit"
@@ -31,19 +33,26 @@ func (s *Server) createKore(botID, exportType string) *export {
 }
 
 // koreStart is POST /api/public/bot/{BotID}/export with a JSON body whose
-// exportType (latest or published) is required; the optional fields
-// (exportOptions, subTasks, allTasks, IncludeDependentTasks,
-// customDashboards) are accepted and ignored.
+// exportType (latest or published) is required. The optional fields are
+// checked as Kore documents them: exportOptions' lists (settings, tasks,
+// nlpData, AgentAI) hold only the documented parts, subTasks' lists
+// (dialogs, alerts, actions, experienceFlows) hold task names, and
+// allTasks, IncludeDependentTasks and customDashboards are booleans.
+// Anything else is a 400 in Kore's error shape.
+//
+// Kore API docs: https://koreai.mintlify.app/ai-for-service/apis/automation/bot-export
 func (s *Server) koreStart(w http.ResponseWriter, r *http.Request, p []string) {
-	var body struct {
-		ExportType string `json:"exportType"`
-	}
+	var body koreStartBody
 	if err := decodeBody(r, &body); err != nil {
 		s.writeError(w, exportkit.Kore, http.StatusBadRequest, "400", "Invalid JSON body")
 		return
 	}
 	if body.ExportType != "latest" && body.ExportType != "published" {
 		s.writeError(w, exportkit.Kore, http.StatusBadRequest, "400", "exportType is required and must be latest or published")
+		return
+	}
+	if msg := body.check(); msg != "" {
+		s.writeError(w, exportkit.Kore, http.StatusBadRequest, "400", msg)
 		return
 	}
 	s.mu.Lock()
@@ -91,4 +100,52 @@ func (s *Server) koreStatus(w http.ResponseWriter, _ *http.Request, p []string) 
 	}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, v)
+}
+
+// koreStartBody is the bot export request as Kore reads it. A field of the
+// wrong JSON type fails decoding: "Invalid JSON body".
+type koreStartBody struct {
+	ExportType            string              `json:"exportType"`
+	ExportOptions         map[string][]string `json:"exportOptions"`
+	SubTasks              map[string][]string `json:"subTasks"`
+	AllTasks              *bool               `json:"allTasks"`
+	IncludeDependentTasks *bool               `json:"IncludeDependentTasks"`
+	CustomDashboards      *bool               `json:"customDashboards"`
+}
+
+// koreExportParts are the documented values of each exportOptions list.
+var koreExportParts = map[string][]string{
+	"settings": {"botSettings", "botVariables", "ivrSettings", "genAIandLLMSettings"},
+	"tasks":    {"botTask", "knowledgeGraph", "smallTalk"},
+	"nlpData":  {"utterances", "patterns", "traits", "rules", "concepts", "synonyms", "standardResponses", "nlpSettings"},
+	"AgentAI":  {"rules", "playbooks", "widgetSettings", "layoutSettings"},
+}
+
+// koreSubTaskKinds are the lists subTasks may hold.
+var koreSubTaskKinds = []string{"dialogs", "alerts", "actions", "experienceFlows"}
+
+// check returns what is wrong with the optional fields, or "".
+func (b *koreStartBody) check() string {
+	for key, values := range b.ExportOptions {
+		allowed, ok := koreExportParts[key]
+		if !ok {
+			return "exportOptions." + key + " is not a known export option"
+		}
+		for _, v := range values {
+			if !slices.Contains(allowed, v) {
+				return "exportOptions." + key + ": " + strconv.Quote(v) + " is not one of " + strings.Join(allowed, ", ")
+			}
+		}
+	}
+	for key, names := range b.SubTasks {
+		if !slices.Contains(koreSubTaskKinds, key) {
+			return "subTasks." + key + " is not one of " + strings.Join(koreSubTaskKinds, ", ")
+		}
+		for _, n := range names {
+			if strings.TrimSpace(n) == "" {
+				return "subTasks." + key + ": empty task name"
+			}
+		}
+	}
+	return ""
 }

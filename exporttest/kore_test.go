@@ -146,3 +146,49 @@ func TestKoreOptions(t *testing.T) {
 		assert.Equal(t, http.StatusNotFound, call(t, srv, "GET", status, tok, "").code, "replay allowed")
 	}
 }
+
+// The start body's optional fields are checked as Kore documents them.
+func TestKoreStartBody(t *testing.T) {
+	srv := newServer(t, modes[1])
+	bot := srv.URL() + "/api/public/bot/st-1/export"
+	good := []string{
+		`{"exportType":"latest"}`,
+		`{"exportType":"published","exportOptions":{"settings":["botSettings","genAIandLLMSettings"],"tasks":["botTask"],` +
+			`"nlpData":["utterances","nlpSettings"],"AgentAI":["playbooks"]},"subTasks":{"dialogs":["Book a flight"],` +
+			`"alerts":[],"actions":["a1"],"experienceFlows":["f1"]},"allTasks":false,"IncludeDependentTasks":true,"customDashboards":true}`,
+		`{"exportType":"latest","exportOptions":null,"subTasks":null}`,
+	}
+	for _, body := range good {
+		r := call(t, srv, "POST", bot, creds(t, exportkit.Kore), body)
+		require.Equal(t, http.StatusOK, r.code, "%s: %s", body, r.body)
+		assert.Equal(t, "pending", r.json(t)["status"], "the start answers pending")
+	}
+	bad := map[string]string{
+		`{"exportType":"latest","exportOptions":{"settings":["everything"]}}`: `"everything" is not one of`,
+		`{"exportType":"latest","exportOptions":{"nlp":["utterances"]}}`:      "exportOptions.nlp is not a known export option",
+		`{"exportType":"latest","exportOptions":{"agentAI":["rules"]}}`:       "exportOptions.agentAI",
+		`{"exportType":"latest","exportOptions":{"tasks":"botTask"}}`:         "Invalid JSON body",
+		`{"exportType":"latest","subTasks":{"flows":["f1"]}}`:                 "subTasks.flows is not one of",
+		`{"exportType":"latest","subTasks":{"dialogs":[""]}}`:                 "empty task name",
+		`{"exportType":"latest","allTasks":"yes"}`:                            "Invalid JSON body",
+		`{"exportType":"latest","IncludeDependentTasks":1}`:                   "Invalid JSON body",
+		`{"exportType":"latest","customDashboards":"true"}`:                   "Invalid JSON body",
+	}
+	for body, want := range bad {
+		r := call(t, srv, "POST", bot, creds(t, exportkit.Kore), body)
+		require.Equal(t, http.StatusBadRequest, r.code, body)
+		assert.Contains(t, str(r.json(t)["errors"].([]any)[0], "msg"), want, body)
+	}
+}
+
+// A failing export reads pending, in-progress, then failed.
+func TestKoreFailedSequence(t *testing.T) {
+	srv := newServer(t, modes[1], exporttest.FailWith("EXPORT_ERROR", "bot definition invalid"))
+	bot := srv.URL() + "/api/public/bot/st-1/export"
+	call(t, srv, "POST", bot, creds(t, exportkit.Kore), `{"exportType":"latest"}`)
+	var statuses []string
+	for range 3 {
+		statuses = append(statuses, str(call(t, srv, "GET", bot+"/status", creds(t, exportkit.Kore), "").json(t), "status"))
+	}
+	assert.Equal(t, []string{"pending", "in-progress", "failed"}, statuses)
+}

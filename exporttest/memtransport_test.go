@@ -123,7 +123,8 @@ func TestClient(t *testing.T) {
 		require.NotNil(t, c)
 		_, err = srv.ClientE(exportkit.WithBaseURL(exportkit.Vendor("nobody"), "http://localhost"))
 		assert.Error(t, err)
-		assert.Nil(t, srv.Client(exportkit.WithBaseURL(exportkit.Vendor("nobody"), "http://localhost")))
+		assert.Panics(t, func() { srv.Client(exportkit.WithBaseURL(exportkit.Vendor("nobody"), "http://localhost")) },
+			"a bad option fails loudly")
 		assert.Len(t, srv.ClientOptions(), 10)
 	})
 }

@@ -3,6 +3,7 @@ package exporttest
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -199,12 +200,15 @@ func (s *Server) ClientE(extra ...exportkit.Option) (*exportkit.Client, error) {
 	return exportkit.NewClient(append(s.ClientOptions(), extra...)...)
 }
 
-// Client is [Server.ClientE] for the common case. It returns nil when
-// exportkit.NewClient refuses an extra option; use ClientE to see why.
+// Client is [Server.ClientE] for the common case, in tests and examples
+// where a bad option is the test's own bug: it panics, with NewClient's
+// error wrapped (the panic value is an error), when exportkit.NewClient refuses an extra option, instead of
+// returning a nil client that fails later and far away. Use ClientE to
+// handle the error.
 func (s *Server) Client(extra ...exportkit.Option) *exportkit.Client {
 	c, err := s.ClientE(extra...)
 	if err != nil {
-		return nil
+		panic(fmt.Errorf("exporttest: Server.Client: %w", err))
 	}
 	return c
 }

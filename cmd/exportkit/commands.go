@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,8 +21,12 @@ import (
 type cmdOpts struct {
 	json, quiet, force bool
 	sha1               bool
+	showURL            bool
+	noResume           bool
+	connections        int
+	partSize           sizeFlag
 	baseURL            string
-	timeout            time.Duration
+	timeout            timeoutFlag
 	poll               pollFlag
 	output             string
 	limit              int
@@ -33,36 +39,73 @@ type cmdOpts struct {
 	koreType, idempotencyKey            string
 }
 
+// register adds the flags of command cmd to fs. The usage strings are
+// what "exportkit help CMD" prints: a word in backquotes names the
+// flag's argument.
 func (o *cmdOpts) register(fs *flag.FlagSet, cmd string) {
-	fs.BoolVar(&o.json, "json", false, "machine-readable output")
-	fs.BoolVar(&o.quiet, "quiet", false, "no status lines on stderr")
-	fs.BoolVar(&o.quiet, "q", false, "no status lines on stderr")
-	fs.StringVar(&o.baseURL, "base-url", "", "the vendor API's base URL")
-	fs.DurationVar(&o.timeout, "timeout", 0, "give up after this long")
-	fs.Var(&o.poll, "poll-interval", "MIN[,MAX] delay between status reads")
+	fs.BoolVar(&o.json, "json", false, "machine-readable output on stdout, and errors as JSON on stderr")
+	fs.BoolVar(&o.quiet, "quiet", false, "no status or progress lines on stderr")
+	fs.BoolVar(&o.quiet, "q", false, "no status or progress lines on stderr")
+	fs.StringVar(&o.baseURL, "base-url", "", "the vendor API's base `URL` (default: the SDK's, or the vendor's "+
+		"*_BASE_URL or KORE_HOST variable); without a scheme, http for localhost and https otherwise")
+	fs.Var(&o.timeout, "timeout", "give up after this long (exit 5): a positive `DURATION` "+
+		"such as 90s or 30m; no limit without it")
+	fs.Var(&o.poll, "poll-interval", "delay between status reads: `MIN[,MAX]` such as 5s,30s, "+
+		"the delay growing from MIN to MAX (default 2s,15s)")
+	switch cmd {
+	case "get", "wait", "list":
+		fs.BoolVar(&o.showURL, "show-url", false, "print download URLs whole, signature included (default: query values REDACTED)")
+	}
 	switch cmd {
 	case "download":
-		fs.StringVar(&o.output, "output", "", "output file, - for stdout")
-		fs.StringVar(&o.output, "o", "", "output file, - for stdout")
+		fs.StringVar(&o.output, "output", "", "write the file to `FILE`; - for stdout")
+		fs.StringVar(&o.output, "o", "", "write the file to `FILE`; - for stdout")
 		fs.BoolVar(&o.force, "force", false, "overwrite the output file")
 		fs.BoolVar(&o.sha1, "sha1", false, "compute the file's SHA-1 even when the vendor gives none to verify")
+		fs.BoolVar(&o.noResume, "no-resume", false, "start over instead of going on from an interrupted download's partial file")
+		fs.IntVar(&o.connections, "connections", 0, "at most `N` parallel range requests (default 8; 1 = one stream)")
+		fs.Var(&o.partSize, "part-size", "`SIZE` of a ranged part: 8MiB, 512KiB, 1GiB or plain bytes (default 8MiB)")
 	case "list":
-		fs.IntVar(&o.limit, "limit", 0, "at most this many (memsolus default 100, orbit 25)")
+		fs.IntVar(&o.limit, "limit", 0, "list at most `N` (default: memsolus 100, orbit 25)")
 	case "create":
-		fs.StringVar(&o.format, "format", "", "file format")
-		fs.StringVar(&o.logType, "log-type", "", "brainbase log type")
-		fs.StringVar(&o.worker, "worker", "", "brainbase worker id")
-		fs.StringVar(&o.deployment, "deployment", "", "brainbase deployment id")
-		fs.StringVar(&o.user, "user", "", "memsolus user id")
-		fs.StringVar(&o.agent, "agent", "", "memsolus agent id")
-		fs.StringVar(&o.session, "session", "", "memsolus session id")
-		fs.StringVar(&o.priority, "priority", "", "memsolus priority")
-		fs.Var(&o.categories, "category", "memsolus category (repeatable)")
-		fs.Var(&o.since, "since", "start of the time range")
-		fs.Var(&o.until, "until", "end of the time range")
-		fs.StringVar(&o.koreType, "type", "", "kore export type: latest or published")
-		fs.StringVar(&o.idempotencyKey, "idempotency-key", "", "orbit run idempotency key")
+		fs.StringVar(&o.format, "format", "", "file `FORMAT` (brainbase, memsolus; values below)")
+		fs.StringVar(&o.logType, "log-type", "", "brainbase log `TYPE`, such as VoiceDeploymentLog")
+		fs.StringVar(&o.worker, "worker", "", "brainbase worker `ID`")
+		fs.StringVar(&o.deployment, "deployment", "", "brainbase deployment `ID`")
+		fs.StringVar(&o.user, "user", "", "memsolus user `ID`")
+		fs.StringVar(&o.agent, "agent", "", "memsolus agent `ID`")
+		fs.StringVar(&o.session, "session", "", "memsolus session `ID`")
+		fs.StringVar(&o.priority, "priority", "", "memsolus `PRIORITY`: LOW, MEDIUM or HIGH")
+		fs.Var(&o.categories, "category", "memsolus `CATEGORY` (repeatable, at most 20)")
+		fs.Var(&o.since, "since", "start of the time range: a `DATE` (2025-01-31) or an RFC 3339 time")
+		fs.Var(&o.until, "until", "end of the time range: a `DATE` (2025-01-31) or an RFC 3339 time")
+		fs.StringVar(&o.koreType, "type", "", "kore export `TYPE`: latest (default) or published")
+		fs.StringVar(&o.idempotencyKey, "idempotency-key", "", "orbit run idempotency `KEY` (default: a fresh one)")
 	}
+}
+
+// timeoutFlag is --timeout: a positive duration, and the text it was given
+// as, which messages repeat ("timed out after 30m", not "30m0s"). Zero or a
+// negative duration is refused rather than read as "no limit", which
+// leaving the flag out says.
+type timeoutFlag struct {
+	d    time.Duration
+	text string
+}
+
+func (t *timeoutFlag) String() string { return t.text }
+
+func (t *timeoutFlag) Set(s string) error {
+	s = strings.TrimSpace(s)
+	d, err := time.ParseDuration(s)
+	switch {
+	case err != nil:
+		return errors.New("want a duration such as 90s or 30m")
+	case d <= 0:
+		return errors.New("want a positive duration such as 90s or 30m; leave --timeout out to wait without limit")
+	}
+	t.d, t.text = d, s
+	return nil
 }
 
 // createFlags are the create flags each vendor takes.
@@ -73,7 +116,7 @@ var createFlags = map[exportkit.Vendor][]string{
 	exportkit.Kore:      {"type"},
 }
 
-var commonFlags = []string{"json", "quiet", "q", "base-url", "timeout", "poll-interval"}
+var commonFlags = []string{"json", "quiet", "q", "base-url", "timeout", "poll-interval", "show-url"}
 
 // pollFlag is --poll-interval MIN[,MAX].
 type pollFlag struct{ min, max time.Duration }
@@ -219,11 +262,14 @@ var credentialEnv = map[exportkit.Vendor][]string{
 // newClient checks that v's credential is there before anything is sent,
 // and builds a client for v.
 func newClient(v exportkit.Vendor, o *cmdOpts) (*exportkit.Client, error) {
-	envs := credentialEnv[v]
-	for _, env := range envs {
+	var missing []string
+	for _, env := range credentialEnv[v] {
 		if strings.TrimSpace(os.Getenv(env)) == "" {
-			return nil, usageErrorf("%s: no credentials: set %s", v, strings.Join(envs, " and "))
+			missing = append(missing, env)
 		}
+	}
+	if len(missing) > 0 {
+		return nil, usageErrorf("%s: no credentials: set %s", v, strings.Join(missing, " and "))
 	}
 	opts := []exportkit.Option{exportkit.WithUserAgent("exportkit-cli")}
 	if o.baseURL != "" {
@@ -242,6 +288,10 @@ type runner struct {
 	o              *cmdOpts
 	b              board
 	stdout, stderr io.Writer
+	// deadline is when --timeout runs out, fixed once when the command
+	// starts: every stage of the command (Orbit's run, then its export)
+	// shares it. Zero without --timeout.
+	deadline time.Time
 }
 
 func vendorCommand(ctx context.Context, cmd string, args []string, stdout, stderr io.Writer) error {
@@ -280,24 +330,64 @@ func vendorCommand(ctx context.Context, cmd string, args []string, stdout, stder
 	b := newBoard(stderr, o.quiet)
 	defer b.close()
 	r := &runner{c: c, o: o, b: b, stdout: stdout, stderr: stderr}
-	if o.timeout > 0 && cmd != "wait" && cmd != "download" {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, o.timeout)
-		defer cancel()
+	if o.timeout.d > 0 {
+		r.deadline = time.Now().Add(o.timeout.d)
 	}
 	switch cmd {
 	case "create":
-		return r.create(ctx, t)
+		err = r.withDeadline(ctx, func(ctx context.Context) error { return r.create(ctx, t) })
 	case "get":
-		return r.get(ctx, t)
+		err = r.withDeadline(ctx, func(ctx context.Context) error { return r.get(ctx, t) })
 	case "wait":
-		return r.wait(ctx, t)
+		err = r.wait(ctx, t)
 	case "download":
-		return r.download(ctx, t)
+		err = r.download(ctx, t)
 	default:
-		return r.list(ctx, t)
+		err = r.list(ctx, t)
 	}
+	return r.timedOut(ctx, err)
 }
+
+// withDeadline runs f with a context that ends at the command's deadline.
+// Waits do not run under it: they get the time left as WithMaxWait (see
+// waitOpts), so that an export already ready is returned even when little
+// time is left.
+func (r *runner) withDeadline(ctx context.Context, f func(context.Context) error) error {
+	if r.deadline.IsZero() {
+		return f(ctx)
+	}
+	ctx, cancel := context.WithDeadline(ctx, r.deadline)
+	defer cancel()
+	return f(ctx)
+}
+
+// timedOut words an error of a command whose --timeout ran out the same
+// way whichever stage it hit: "…: timed out after 30s", with the duration
+// the user gave, for a status read as for a wait.
+func (r *runner) timedOut(ctx context.Context, err error) error {
+	if err == nil || r.deadline.IsZero() || ctx.Err() != nil || time.Now().Before(r.deadline) ||
+		!errors.Is(err, exportkit.ErrWaitTimeout) && !errors.Is(err, context.DeadlineExceeded) {
+		return err // not the --timeout: Ctrl-C, or a timeout of something else
+	}
+	d := "timed out after " + r.o.timeout.text
+	msg := timeoutWords.ReplaceAllLiteralString(oneLine(err), d)
+	if !strings.Contains(msg, d) {
+		msg += ": " + d
+	}
+	return &wordedError{msg: msg, err: err}
+}
+
+// timeoutWords are how the SDK and net/http say that time ran out.
+var timeoutWords = regexp.MustCompile(`(exportkit: )?(wait )?timed out(?: after (?:[0-9.]+[a-zµ]+)+)?|context deadline exceeded`)
+
+// wordedError is err with its message reworded.
+type wordedError struct {
+	msg string
+	err error
+}
+
+func (e *wordedError) Error() string { return e.msg }
+func (e *wordedError) Unwrap() error { return e.err }
 
 // checkCreateFlags refuses a create flag the vendor does not take.
 func checkCreateFlags(fs *flag.FlagSet, v exportkit.Vendor) error {
@@ -350,12 +440,16 @@ func (r *runner) waitOpts(t task) []exportkit.WaitOption {
 	opts := []exportkit.WaitOption{exportkit.WithOnPoll(func(e exportkit.Export) {
 		polls++
 		t.status(stateLine(e, polls))
+	}), exportkit.WithOnRetry(func(err error, next time.Duration) {
+		t.status(fmt.Sprintf("retrying: %v (next read in %s)", err, next.Round(time.Second)))
 	})}
 	if r.o.poll.min > 0 {
 		opts = append(opts, exportkit.WithPollInterval(r.o.poll.min, r.o.poll.max))
 	}
-	if r.o.timeout > 0 {
-		opts = append(opts, exportkit.WithMaxWait(r.o.timeout))
+	if !r.deadline.IsZero() {
+		// The time left of the command's one deadline, so that a chain of
+		// waits shares it; a wait with none left still reads the status once.
+		opts = append(opts, exportkit.WithMaxWait(max(time.Until(r.deadline), time.Nanosecond)))
 	}
 	return opts
 }
@@ -406,7 +500,7 @@ func (r *runner) create(ctx context.Context, t target) error {
 			t.vendor, e.ExportID(), e.RawStatus(), t.vendor, cliID(e))
 	}
 	if r.o.json {
-		return writeJSON(r.stdout, viewOf(e))
+		return writeJSON(r.stdout, viewOf(e, false))
 	}
 	_, err = fmt.Fprintln(r.stdout, cliID(e))
 	return err
@@ -424,7 +518,7 @@ func (r *runner) get(ctx context.Context, t target) error {
 		e, err = anyExport(r.c.Memories.Get(ctx, t.id))
 	case exportkit.Orbit:
 		if len(t.parts) == 2 {
-			e, err = r.findRun(ctx, t.parts[0], t.parts[1])
+			e, err = anyExport(r.c.Audiences.GetRun(ctx, t.parts[0], t.parts[1]))
 		} else {
 			e, err = anyExport(r.c.Audiences.GetExport(ctx, t.ref()))
 		}
@@ -434,22 +528,7 @@ func (r *runner) get(ctx context.Context, t target) error {
 	if err != nil {
 		return err
 	}
-	return printExport(r.stdout, e, r.o.json)
-}
-
-// findRun reads an Orbit run. Orbit has no single-run endpoint: the run is
-// looked up among the audience's latest runs.
-func (r *runner) findRun(ctx context.Context, audienceID, runID string) (exportkit.Export, error) {
-	runs, err := r.c.Audiences.ListRuns(ctx, audienceID, &exportkit.RunListOptions{Limit: 100})
-	if err != nil {
-		return nil, err
-	}
-	for _, run := range runs {
-		if run.ID == runID {
-			return run, nil
-		}
-	}
-	return nil, fmt.Errorf("exportkit: orbit: get run %q: not among the audience's latest %d runs: %w", runID, len(runs), exportkit.ErrNotFound)
+	return printExport(r.stdout, e, r.o.json, r.o.showURL)
 }
 
 func (r *runner) wait(ctx context.Context, t target) error {
@@ -457,7 +536,7 @@ func (r *runner) wait(ctx context.Context, t target) error {
 	e, err := r.waitFor(ctx, t, tk, false)
 	finishTask(tk, e, err)
 	if e != nil && ctx.Err() == nil {
-		if perr := printExport(r.stdout, e, r.o.json); err == nil {
+		if perr := printExport(r.stdout, e, r.o.json, r.o.showURL); err == nil {
 			err = perr
 		}
 	}
@@ -479,16 +558,11 @@ func (r *runner) waitFor(ctx context.Context, t target, tk task, forFile bool) (
 	if len(t.parts) == 3 {
 		return anyExport(r.c.Audiences.WaitExport(ctx, t.ref(), opts...))
 	}
-	run, err := r.c.Audiences.WaitRun(ctx, t.parts[0], t.parts[1], opts...)
-	if err != nil || !forFile {
-		return anyExport(run, err)
+	if !forFile {
+		return anyExport(r.c.Audiences.WaitRun(ctx, t.parts[0], t.parts[1], opts...))
 	}
-	tk.status("run completed; creating its CSV export")
-	x, err := r.c.Audiences.CreateExport(ctx, t.parts[0], t.parts[1])
-	if err != nil {
-		return nil, err
-	}
-	return anyExport(r.c.Audiences.WaitExport(ctx, x.Ref(), opts...))
+	// The SDK's chain: run, then its export, under one --timeout.
+	return anyExport(r.c.Audiences.Export(ctx, t.parts[0], t.parts[1], opts...))
 }
 
 // finishTask ends a task's line with how its wait ended. The error itself
@@ -529,17 +603,38 @@ func (r *runner) download(ctx context.Context, t target) error {
 		return err
 	}
 	tk.status("ready; downloading")
+	// A state file beside the partial file means an earlier run can be
+	// gone on from: say so at the first progress report.
+	resuming := r.o.output != "-" && !r.o.noResume && fileExists(r.o.output+".partial.state")
 	opts := []exportkit.DownloadOption{
-		exportkit.WithProgress(func(p exportkit.Progress) { tk.progress(progressInfo{p.Done, p.Total}) }),
+		exportkit.WithProgress(func(p exportkit.Progress) {
+			if resuming {
+				resuming = false
+				if p.Done > 0 && !r.o.quiet {
+					fmt.Fprintf(r.stderr, "%s: resuming at %s of %s\n", t, formatBytes(p.Done), formatBytes(p.Total))
+				}
+			}
+			tk.progress(progressInfo{p.Done, p.Total})
+		}),
 	}
-	if !r.o.sha1 { // hash only what is to be verified: SHA-1 costs more than the transfer
-		opts = append(opts, exportkit.WithoutSHA1())
+	if r.o.sha1 {
+		opts = append(opts, exportkit.WithSHA1())
+	}
+	if r.o.noResume {
+		opts = append(opts, exportkit.WithoutResume())
+	}
+	if r.o.connections != 0 {
+		opts = append(opts, exportkit.WithConnections(r.o.connections))
+	}
+	if r.o.partSize.set {
+		opts = append(opts, exportkit.WithPartSize(r.o.partSize.n))
 	}
 	var res *exportkit.DownloadResult
 	if r.o.output == "-" {
 		res, err = r.c.Download(ctx, e, r.stdout, opts...)
 	} else {
-		res, err = downloadFile(ctx, r.c, e, r.o.output, opts...)
+		// The export in hand carries its URL: no status read before the bytes.
+		res, err = r.c.DownloadFile(ctx, e, r.o.output, opts...)
 	}
 	if err != nil {
 		tk.finish("download failed", true)
@@ -563,24 +658,43 @@ func (r *runner) download(ctx context.Context, t target) error {
 	}, r.o.json)
 }
 
-// downloadFile downloads a ready export to path with its service's
-// DownloadFile: the file appears at path only once complete, verified and
-// synced, and a failure or Ctrl-C leaves nothing there.
-func downloadFile(ctx context.Context, c *exportkit.Client, e exportkit.Export, path string, opts ...exportkit.DownloadOption) (*exportkit.DownloadResult, error) {
-	switch e := e.(type) {
-	case *exportkit.LogExport:
-		return c.Exports.DownloadFile(ctx, e.ID, path, opts...)
-	case *exportkit.MemoryExport:
-		return c.Memories.DownloadFile(ctx, e.ID, path, opts...)
-	case *exportkit.AudienceExport:
-		return c.Audiences.DownloadFile(ctx, e.Ref(), path, opts...)
-	case *exportkit.BotExport:
-		return c.Bots.DownloadFile(ctx, e.Bot(), path, opts...)
+func fileExists(name string) bool {
+	_, err := os.Stat(name)
+	return err == nil
+}
+
+// sizeFlag is a byte count: plain bytes or with a KiB, MiB or GiB suffix.
+type sizeFlag struct {
+	n   int64
+	set bool
+}
+
+func (f *sizeFlag) String() string { return strconv.FormatInt(f.n, 10) }
+
+func (f *sizeFlag) Set(s string) error {
+	num, mult := strings.TrimSpace(s), int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}} {
+		if v, ok := strings.CutSuffix(num, u.suffix); ok {
+			num, mult = strings.TrimSpace(v), u.mult
+			break
+		}
 	}
-	return nil, fmt.Errorf("exportkit: %s: %s %q has no file to download", e.Vendor(), fmt.Sprintf("%T", e), e.ExportID())
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n <= 0 || n > (1<<50)/mult {
+		return fmt.Errorf("%q is not a size (plain bytes, or a number with KiB, MiB or GiB)", s)
+	}
+	f.n, f.set = n*mult, true
+	return nil
 }
 
 func (r *runner) list(ctx context.Context, t target) error {
+	return r.withDeadline(ctx, func(ctx context.Context) error { return r.listAll(ctx, t) })
+}
+
+func (r *runner) listAll(ctx context.Context, t target) error {
 	var es []exportkit.Export
 	if t.vendor == exportkit.Orbit {
 		limit := r.o.limit
@@ -594,7 +708,7 @@ func (r *runner) list(ctx context.Context, t target) error {
 		for _, run := range runs {
 			es = append(es, run)
 		}
-		return printList(r.stdout, es, r.o.json)
+		return printList(r.stdout, es, r.o.json, r.o.showURL)
 	}
 	limit := r.o.limit
 	if limit <= 0 {
@@ -609,5 +723,5 @@ func (r *runner) list(ctx context.Context, t target) error {
 			break
 		}
 	}
-	return printList(r.stdout, es, r.o.json)
+	return printList(r.stdout, es, r.o.json, r.o.showURL)
 }

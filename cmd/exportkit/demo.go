@@ -8,9 +8,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
@@ -39,7 +40,7 @@ type demo struct {
 	c     *exportkit.Client
 	board board
 	dir   string
-	log   *requestLog
+	seen  *seen429
 }
 
 // flow is one scripted export: created, waited for, downloaded, verified.
@@ -56,6 +57,9 @@ type flow struct {
 	// wantCode is the vendor error code the flow is scripted to fail
 	// with; "" means it is scripted to end ready, downloaded and verified.
 	wantCode string
+	// audience is the Orbit audience of the flow: it tells the flow's
+	// requests from the other Orbit flow's.
+	audience string
 	// check says whether the rest of the script happened, and notes it.
 	check func(f *flow) (note string, ok bool)
 
@@ -65,6 +69,7 @@ type flow struct {
 	id       string
 	state    exportkit.State
 	polls    int
+	requests int // API requests the fake server received for the flow
 	ready    time.Duration
 	res      *exportkit.DownloadResult
 	serverOK bool // the SHA-1 matches the bytes the fake server holds
@@ -73,12 +78,23 @@ type flow struct {
 	ok       bool // ended as scripted
 }
 
+// demoOpts are the demo's flags.
+type demoOpts struct {
+	dir         string
+	json, quiet bool
+}
+
+func (o *demoOpts) register(fs *flag.FlagSet) {
+	fs.StringVar(&o.dir, "dir", "", "keep the downloaded files in `DIR` (default: a temporary directory, removed at the end)")
+	fs.BoolVar(&o.json, "json", false, "print the results as JSON")
+	fs.BoolVar(&o.quiet, "quiet", false, "no live status lines")
+	fs.BoolVar(&o.quiet, "q", false, "no live status lines")
+}
+
 func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o := &demoOpts{}
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	dir := fs.String("dir", "", "keep the downloaded files in this directory")
-	asJSON := fs.Bool("json", false, "print the results as JSON")
-	quiet := fs.Bool("quiet", false, "no live status lines")
-	fs.BoolVar(quiet, "q", false, "no live status lines")
+	o.register(fs)
 	pos, err := parseFlags(fs, args, stdout)
 	if err != nil {
 		return err
@@ -86,7 +102,8 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if len(pos) > 0 {
 		return usageErrorf("demo: unexpected argument %q", pos[0])
 	}
-	d := &demo{dir: *dir, log: &requestLog{}}
+	dir, asJSON, quiet := &o.dir, &o.json, &o.quiet
+	d := &demo{dir: *dir, seen: &seen429{}}
 	if d.dir == "" {
 		tmp, err := os.MkdirTemp("", "exportkit-demo-")
 		if err != nil {
@@ -102,11 +119,12 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		exporttest.ReadyAfterDuration(demoReadyAfter),
 		exporttest.FileSize(demoFileSize),
 		exporttest.MemsolusDownloadRedirect(0),
-		exporttest.KeepRequests(0),
 	)
 	defer d.srv.Close()
 	d.c, err = d.srv.ClientE(
-		exportkit.WithLogger(slog.New(d.log)),
+		// The fake's transport, watched for the scripted 429 so that the
+		// line of the flow it holds up can say so while it waits.
+		exportkit.WithHTTPClient(&http.Client{Transport: &watch429{next: d.srv.Transport(), seen: d.seen}}),
 		exportkit.WithDefaultWait(exportkit.WithPollInterval(demoPollMin, demoPollMax)),
 	)
 	if err != nil {
@@ -116,7 +134,7 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if !*asJSON {
 		fmt.Fprintf(stdout, "exportkit demo: the four vendor APIs, faked on %s (no account, no network needed).\n", d.srv.URL())
 		fmt.Fprintf(stdout, "Script: exports get ready after %s; one Orbit run fails with %s;\n", demoReadyAfter, demoFailCode)
-		fmt.Fprintf(stdout, "Kore's first status read gets 429 Retry-After %ss; Brainbase's download is cut halfway.\n", demoRetryAfter)
+		fmt.Fprintf(stdout, "Kore's first status read gets 429 Retry-After %ss; Brainbase's download is cut a quarter of the way in.\n", demoRetryAfter)
 		fmt.Fprintf(stdout, "Polling every %s to %s (the SDK's default is %s to %s) to keep the demo short.\n\n",
 			demoPollMin, demoPollMax, exportkit.DefaultPollMin, exportkit.DefaultPollMax)
 	}
@@ -128,7 +146,7 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	// Show a 429 on the line of the flow it held up: the SDK retries it
 	// inside the status read, after the time the server asked for.
-	d.log.on429 = func(v exportkit.Vendor) {
+	d.seen.on429 = func(v exportkit.Vendor) {
 		for _, f := range flows {
 			if f.vendor == v {
 				f.tk.status(fmt.Sprintf("status read got 429 Retry-After %ss: waiting as asked", demoRetryAfter))
@@ -143,6 +161,7 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	wg.Wait()
 	d.board.close()
 	took := time.Since(start)
+	d.countRequests(flows)
 
 	if ctx.Err() != nil {
 		return ctx.Err()
@@ -187,14 +206,14 @@ func (d *demo) flows() []*flow {
 			},
 			arm: func(e exportkit.Export) func() {
 				// The storage path holds the export id: only this download is cut.
-				srv.Inject(exporttest.OnStorage().Path(e.ExportID()).ResetAfter(demoFileSize / 2))
+				srv.Inject(exporttest.OnStorage().Path(e.ExportID()).ResetAfter(demoFileSize / 4)) // within the first part
 				return func() {}
 			},
 			check: func(f *flow) (string, bool) {
 				if f.res.Resumes == 0 {
 					return "the cut download did not resume", false
 				}
-				return fmt.Sprintf("cut at 50%%, resumed %d×", f.res.Resumes), true
+				return fmt.Sprintf("cut at 25%%, resumed %d×", f.res.Resumes), true
 			},
 		},
 		{
@@ -205,7 +224,7 @@ func (d *demo) flows() []*flow {
 			check: func(*flow) (string, bool) { return "302 to storage, key not sent there", true },
 		},
 		{
-			label: "orbit leads", vendor: exportkit.Orbit,
+			label: "orbit leads", vendor: exportkit.Orbit, audience: "aud-demo-leads",
 			create: func(ctx context.Context) (exportkit.Export, error) {
 				return anyExport(c.Audiences.CreateRun(ctx, "aud-demo-leads", nil))
 			},
@@ -213,7 +232,7 @@ func (d *demo) flows() []*flow {
 			check: func(*flow) (string, bool) { return "run, then its CSV export", true },
 		},
 		{
-			label: "orbit churn", vendor: exportkit.Orbit, wantCode: demoFailCode,
+			label: "orbit churn", vendor: exportkit.Orbit, audience: "aud-demo-churn", wantCode: demoFailCode,
 			create: func(ctx context.Context) (exportkit.Export, error) {
 				return anyExport(c.Audiences.CreateRun(ctx, "aud-demo-churn", nil))
 			},
@@ -232,7 +251,7 @@ func (d *demo) flows() []*flow {
 				return anyExport(c.Bots.StartExport(ctx, "st-demo-bot", &exportkit.BotExportRequest{ExportType: "latest"}))
 			},
 			check: func(*flow) (string, bool) {
-				gap, ok := d.log.after429(exportkit.Kore)
+				gap, ok := d.after429(exportkit.Kore)
 				if !ok {
 					return "the scripted 429 never came", false
 				}
@@ -253,7 +272,7 @@ func (d *demo) run(ctx context.Context, f *flow) {
 		case f.ok && f.wantCode != "":
 			tk.finish(fmt.Sprintf("%s as scripted: %s", f.state, f.note), true)
 		case f.ok:
-			tk.finish(fmt.Sprintf("%s in %s, %s verified", f.state, f.ready.Round(100*time.Millisecond), formatBytes(f.res.Bytes)), false)
+			tk.finish(fmt.Sprintf("%s in %s, %s, %s", f.state, f.ready.Round(100*time.Millisecond), formatBytes(f.res.Bytes), verifiedWords[verifiedText(f)]), false)
 		default:
 			tk.finish("NOT AS SCRIPTED: "+f.note, true)
 		}
@@ -290,7 +309,7 @@ func (d *demo) run(ctx context.Context, f *flow) {
 	f.ready = time.Since(start)
 	tk.status("ready; downloading")
 	path := filepath.Join(d.dir, string(f.vendor)+"-"+e.ExportID())
-	f.res, err = downloadFile(ctx, d.c, e, path,
+	f.res, err = d.c.DownloadFile(ctx, e, path, exportkit.WithSHA1(),
 		exportkit.WithProgress(func(p exportkit.Progress) { tk.progress(progressInfo{p.Done, p.Total}) }))
 	if err != nil {
 		end(err)
@@ -364,7 +383,7 @@ func (d *demo) serverSHA1(e exportkit.Export) string {
 
 func printDemoTable(w io.Writer, flows []*flow) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "VENDOR\tEXPORT ID\tSTATE\tPOLLS\tREADY AFTER\tBYTES\tSHA-1\tVERIFIED\tNOTES")
+	fmt.Fprintln(tw, "VENDOR\tEXPORT ID\tSTATE\tPOLLS\tREQUESTS\tREADY AFTER\tBYTES\tSHA-1\tVERIFIED\tNOTES")
 	for _, f := range flows {
 		ready, bytes, sum, verified := "-", "-", "-", "-"
 		if f.res != nil {
@@ -373,22 +392,35 @@ func printDemoTable(w io.Writer, flows []*flow) {
 			sum = short(f.res.SHA1, 12)
 			verified = verifiedText(f)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n",
-			f.vendor, short(f.id, 20), f.state, f.polls, ready, bytes, sum, verified, f.note)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\n",
+			f.vendor, f.id, f.state, f.polls, f.requests, ready, bytes, sum, verified, f.note)
 	}
 	tw.Flush()
 }
 
-// verifiedText says who checked the bytes: the SDK, against the vendor's
-// size or checksum, and the demo, against the server's own bytes.
+// verifiedText says who checked the bytes of a download: "yes" when the
+// SDK checked them against the vendor's size or checksum and the demo
+// against the server's own bytes, "by demo" when the vendor sent nothing
+// to check against (Memsolus) and only the demo could, "no" otherwise. The
+// live line, the table and --json all say this one word.
 func verifiedText(f *flow) string {
 	switch {
+	case f.res == nil:
+		return "-"
 	case f.res.Verified && f.serverOK:
 		return "yes"
 	case f.serverOK:
-		return "by demo" // the vendor sent nothing to check against
+		return "by demo"
 	}
-	return "NO"
+	return "no"
+}
+
+// verifiedWords are the words of verifiedText on a live line.
+var verifiedWords = map[string]string{
+	"yes":     "verified",
+	"by demo": "verified by demo (the vendor sends no size or checksum)",
+	"no":      "NOT verified",
+	"-":       "",
 }
 
 // short cuts s to n characters, marking the cut.
@@ -407,7 +439,8 @@ type flowJSON struct {
 	ReadySeconds float64          `json:"ready_seconds,omitempty"`
 	Bytes        int64            `json:"bytes,omitempty"`
 	SHA1         string           `json:"sha1,omitempty"`
-	Verified     bool             `json:"verified"`
+	Verified     string           `json:"verified,omitempty"` // yes, by demo or no: see verifiedText
+	Requests     int              `json:"requests"`
 	Resumes      int              `json:"resumes,omitempty"`
 	AsScripted   bool             `json:"as_scripted"`
 	Note         string           `json:"note,omitempty"`
@@ -416,73 +449,108 @@ type flowJSON struct {
 func demoJSON(flows []*flow) []flowJSON {
 	out := make([]flowJSON, 0, len(flows))
 	for _, f := range flows {
-		j := flowJSON{Vendor: f.vendor, ID: f.id, State: f.state, Polls: f.polls, AsScripted: f.ok, Note: f.note}
+		j := flowJSON{Vendor: f.vendor, ID: f.id, State: f.state, Polls: f.polls, Requests: f.requests, AsScripted: f.ok, Note: f.note}
 		if f.res != nil {
 			j.ReadySeconds = f.ready.Seconds()
 			j.Bytes, j.SHA1, j.Resumes = f.res.Bytes, f.res.SHA1, f.res.Resumes
-			j.Verified = f.res.Verified && f.serverOK
+			j.Verified = verifiedText(f)
 		}
 		out = append(out, j)
 	}
 	return out
 }
 
-// requestLog is a slog handler that keeps the time and status of every
-// API request the SDK logs, so that the demo can show the 429 it got and
-// how long the SDK waited before the next request.
-type requestLog struct {
-	mu    sync.Mutex
-	reqs  []loggedRequest
+// seen429 notes the 429 answers the SDK gets, as the demo's client sees
+// them, to show them live; what the server received is read from its
+// request log afterwards.
+type seen429 struct {
 	on429 func(exportkit.Vendor) // set before the first request
+
+	mu sync.Mutex
+	n  map[exportkit.Vendor]int
 }
 
-type loggedRequest struct {
-	vendor exportkit.Vendor
-	status int
-	at     time.Time
-}
-
-func (l *requestLog) Enabled(context.Context, slog.Level) bool { return true }
-func (l *requestLog) WithAttrs([]slog.Attr) slog.Handler       { return l }
-func (l *requestLog) WithGroup(string) slog.Handler            { return l }
-
-func (l *requestLog) Handle(_ context.Context, r slog.Record) error {
-	if r.Message != "exportkit: api request" {
-		return nil
+// saw records a 429 answer to vendor v and shows it.
+func (s *seen429) saw(v exportkit.Vendor) {
+	s.mu.Lock()
+	if s.n == nil {
+		s.n = map[exportkit.Vendor]int{}
 	}
-	req := loggedRequest{at: r.Time}
-	r.Attrs(func(a slog.Attr) bool {
-		switch a.Key {
-		case "vendor":
-			req.vendor = exportkit.Vendor(a.Value.String())
-		case "status":
-			req.status = int(a.Value.Int64())
+	s.n[v]++
+	s.mu.Unlock()
+	if s.on429 != nil {
+		s.on429(v)
+	}
+}
+
+// count is how many 429 answers vendor v gave.
+func (s *seen429) count(v exportkit.Vendor) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n[v]
+}
+
+// watch429 is the demo client's transport: the fake's, calling on429 for
+// each 429 answer.
+type watch429 struct {
+	next http.RoundTripper
+	seen *seen429
+}
+
+func (t *watch429) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	if err == nil && resp.StatusCode == http.StatusTooManyRequests {
+		t.seen.saw(vendorOfPath(req.URL.Path))
+	}
+	return resp, err
+}
+
+// vendorOfPath tells the vendor of a request to the fake by its path
+// prefix (the fake serves the four APIs on one host, by path).
+func vendorOfPath(p string) exportkit.Vendor {
+	switch {
+	case strings.HasPrefix(p, "/api/public/"):
+		return exportkit.Kore
+	case strings.HasPrefix(p, "/api/team/"):
+		return exportkit.Brainbase
+	case strings.HasPrefix(p, "/v1/exports"):
+		return exportkit.Memsolus
+	}
+	return exportkit.Orbit
+}
+
+// requestsOf is the API requests the server received for flow f, from
+// its request log.
+func (d *demo) requestsOf(f *flow) []exporttest.Request {
+	var out []exporttest.Request
+	for _, r := range d.srv.Requests() {
+		if !r.Storage && r.Vendor == f.vendor && (f.audience == "" || strings.Contains(r.Path, f.audience)) {
+			out = append(out, r)
 		}
-		return true
-	})
-	l.mu.Lock()
-	l.reqs = append(l.reqs, req)
-	l.mu.Unlock()
-	if req.status == 429 && l.on429 != nil {
-		l.on429(req.vendor)
 	}
-	return nil
+	return out
 }
 
-// after429 returns the time from the first 429 answer to vendor v's next
-// request.
-func (l *requestLog) after429(v exportkit.Vendor) (time.Duration, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var at time.Time
-	for _, r := range l.reqs {
-		switch {
-		case r.vendor != v:
-		case at.IsZero() && r.status == 429:
-			at = r.at
-		case !at.IsZero():
-			return r.at.Sub(at), true
+// countRequests sets each flow's request count from the server's log.
+func (d *demo) countRequests(flows []*flow) {
+	for _, f := range flows {
+		f.requests = len(d.requestsOf(f))
+	}
+}
+
+// after429 returns the time, as the server saw it, from the status read
+// that got the scripted 429 to the next one of vendor v: the first two
+// status reads in the server's request log (the 429 is scripted for the
+// first one).
+func (d *demo) after429(v exportkit.Vendor) (time.Duration, bool) {
+	var at []time.Time
+	for _, r := range d.srv.Requests() {
+		if r.Vendor == v && !r.Storage && strings.HasSuffix(r.Path, "/export/status") {
+			at = append(at, r.Time)
 		}
 	}
-	return 0, false
+	if len(at) < 2 || d.seen.count(v) == 0 {
+		return 0, false
+	}
+	return at[1].Sub(at[0]), true
 }

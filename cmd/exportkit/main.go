@@ -10,21 +10,33 @@
 //	exportkit wait     <vendor> <ID> [flags]
 //	exportkit download <vendor> <ID> -o FILE|- [flags]
 //	exportkit list     <vendor> [ID] [flags]
+//	exportkit help     [command]
 //
 // Vendors are brainbase, memsolus, orbit and kore. Credentials come from the
 // same environment variables as the SDK's: BRAINBASE_LABS_API_KEY,
 // MEMSOLUS_API_KEY, LEADPIPE_API_KEY, KORE_CLIENT_ID and KORE_CLIENT_SECRET
 // (and the *_BASE_URL / KORE_HOST variables, or --base-url, for where the
-// API is). Run "exportkit help" for the ids each vendor takes and every flag.
+// API is). Run "exportkit help" for the ids each vendor takes, and
+// "exportkit help COMMAND" (or "exportkit COMMAND --help") for a command's
+// flags, valid values and examples.
 //
 // Exit codes: 0 ok, 1 error, 2 usage (bad arguments, unknown vendor,
-// malformed id, missing credentials, output file exists without --force),
-// 3 export failed or canceled, 4 export expired, 5 timed out,
-// 130 interrupted (Ctrl-C).
+// malformed id or any other input the SDK refuses, missing credentials,
+// output file exists without --force), 3 export failed or canceled,
+// 4 export expired, 5 timed out, 130 interrupted (Ctrl-C).
+//
+// Under --json, an error is one JSON object on stderr:
+// {"error": "exportkit: …", "code": "…", "kind": "…", "exit": N}, where kind
+// names what went wrong (usage, invalid_input, not_found, unauthorized,
+// forbidden, rate_limited, timeout, export_failed, export_expired,
+// export_canceled, export_superseded, checksum_mismatch, size_mismatch,
+// unsafe_url, file_changed, interrupted or error) and code is the vendor's
+// own error code when it sent one (QUERY_TIMEOUT, 4002, …), else the kind.
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -57,44 +69,49 @@ Usage:
   exportkit wait     <vendor> <ID> [flags]    poll until the export is ready, failed or expired
   exportkit download <vendor> <ID> -o FILE    wait, then download and verify (-o - for stdout)
   exportkit list     <vendor> [ID] [flags]    list exports (memsolus) or an audience's runs (orbit)
+  exportkit help     <command>                a command's flags, valid values and examples
 
 Vendors and ids:
-  brainbase  ID is the export id; create takes --format, --log-type, --worker,
-             --deployment, --since, --until
-  memsolus   ID is the export id; create takes --format, --user, --agent,
-             --session, --priority, --category (repeatable), --since, --until
+  brainbase  ID is the export id
+  memsolus   ID is the export id
   orbit      ID is AUDIENCE/RUN/EXPORT. create AUDIENCE starts a run;
              create AUDIENCE/RUN creates the run's CSV export; wait and get
              take AUDIENCE/RUN too; download AUDIENCE/RUN waits for the run,
              creates its export and downloads it; list AUDIENCE lists runs
-  kore       ID is the bot id (Kore keeps one export per bot: the latest);
-             create takes --type latest|published
+  kore       ID is the bot id (Kore keeps one export per bot: the latest)
 
-Flags (every command):
-  --json                 machine-readable output on stdout
+Flags (create, get, wait, download, list):
+  --json                 machine-readable output on stdout, and errors as
+                         JSON on stderr
   --quiet, -q            no status or progress lines on stderr
   --base-url URL         the vendor's API base URL (default: the SDK's, or
                          $BRAINBASE_LABS_BASE_URL, $MEMSOLUS_BASE_URL,
-                         $LEADPIPE_BASE_URL, $KORE_HOST)
-  --timeout DURATION     give up waiting after this long (exit 5)
+                         $LEADPIPE_BASE_URL, $KORE_HOST); without a scheme,
+                         http for localhost, https otherwise
+  --timeout DURATION     give up after this long (exit 5); positive
   --poll-interval MIN[,MAX]
                          delay between status reads (default 2s,15s)
-Flags (download):
-  -o, --output FILE      where to write; "-" is stdout. The file appears only
-                         once complete and verified
-  --force                overwrite FILE if it exists
-  --sha1                 compute the file's SHA-1 even when the vendor gives
-                         none to verify (sizes are always checked, and a
-                         vendor's SHA-1, as Orbit's, always computed)
+Each command takes more: "exportkit help <command>" lists them.
 
 Credentials (environment):
   BRAINBASE_LABS_API_KEY, MEMSOLUS_API_KEY, LEADPIPE_API_KEY,
   KORE_CLIENT_ID and KORE_CLIENT_SECRET
 
 Exit codes:
-  0 ok, 1 error, 2 usage (bad arguments, unknown vendor, malformed id,
-  missing credentials, output file exists without --force), 3 export failed
-  or canceled, 4 export expired, 5 timed out, 130 interrupted
+` + exitCodesText + `
+Errors under --json: {"error": "…", "code": "…", "kind": "…", "exit": N} on
+stderr; kind is usage, invalid_input, not_found, unauthorized, forbidden,
+rate_limited, timeout, export_failed, export_expired, export_canceled,
+export_superseded, checksum_mismatch, size_mismatch, unsafe_url,
+file_changed, interrupted or error; code is the vendor's own error code when
+it sent one, else the kind.
+`
+
+// exitCodesText is the exit codes, as every usage text lists them.
+const exitCodesText = `  0 ok, 1 error, 2 usage (bad arguments, unknown vendor, malformed id or
+  other input the SDK refuses, missing credentials, output file exists
+  without --force), 3 export failed or canceled, 4 export expired,
+  5 timed out, 130 interrupted
 `
 
 func main() {
@@ -106,20 +123,104 @@ func main() {
 
 // run runs the command line args and returns the exit code. Errors are
 // printed here, once, as one line on stderr.
+// Under --json the error is one JSON object instead (see errorJSON).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	err := dispatch(ctx, args, stdout, stderr)
 	if errors.Is(err, errHelp) {
 		err = nil
 	}
 	code := exitCode(ctx, err)
-	switch {
-	case err == nil, errors.Is(err, errReported):
-	case code == exitInterrupted:
-		fmt.Fprintln(stderr, "exportkit: interrupted")
-	default:
-		fmt.Fprintln(stderr, oneLine(err))
+	if err == nil || errors.Is(err, errReported) {
+		return code
+	}
+	msg := oneLine(err)
+	if code == exitInterrupted {
+		msg = "exportkit: interrupted"
+	}
+	if wantsJSON(args) {
+		b, _ := json.Marshal(errorJSON{Error: msg, Code: errorCode(err, code), Kind: errorKind(err, code), Exit: code})
+		fmt.Fprintf(stderr, "%s\n", b)
+	} else {
+		fmt.Fprintln(stderr, msg)
 	}
 	return code
+}
+
+// errorJSON is an error as --json prints it on stderr.
+type errorJSON struct {
+	Error string `json:"error"` // the message, as printed without --json
+	Code  string `json:"code"`  // the vendor's error code, or Kind
+	Kind  string `json:"kind"`  // what went wrong: see errorKinds
+	Exit  int    `json:"exit"`  // the exit code
+}
+
+// errorKinds name, in order of precedence, what an error is.
+var errorKinds = []struct {
+	err  error
+	kind string
+}{
+	{exportkit.ErrInvalidInput, "invalid_input"},
+	{exportkit.ErrWaitTimeout, "timeout"},
+	{context.DeadlineExceeded, "timeout"},
+	{exportkit.ErrExportFailed, "export_failed"},
+	{exportkit.ErrExportExpired, "export_expired"},
+	{exportkit.ErrExportCanceled, "export_canceled"},
+	{exportkit.ErrExportSuperseded, "export_superseded"},
+	{exportkit.ErrNotFound, "not_found"},
+	{exportkit.ErrUnauthorized, "unauthorized"},
+	{exportkit.ErrForbidden, "forbidden"},
+	{exportkit.ErrRateLimited, "rate_limited"},
+	{exportkit.ErrNotReady, "not_ready"},
+	{exportkit.ErrChecksumMismatch, "checksum_mismatch"},
+	{exportkit.ErrSizeMismatch, "size_mismatch"},
+	{exportkit.ErrFileChanged, "file_changed"},
+	{exportkit.ErrUnsafeURL, "unsafe_url"},
+}
+
+// errorKind names what err is, for scripts: a word of errorKinds, "usage",
+// "interrupted" or "error".
+func errorKind(err error, code int) string {
+	var ue *usageError
+	switch {
+	case code == exitInterrupted:
+		return "interrupted"
+	case errors.As(err, &ue):
+		return "usage"
+	}
+	for _, k := range errorKinds {
+		if errors.Is(err, k.err) {
+			return k.kind
+		}
+	}
+	return "error"
+}
+
+// errorCode is the vendor's own code for err when it sent one (an export's
+// failure code, an API error's code), else its kind.
+func errorCode(err error, code int) string {
+	var ee *exportkit.ExportError
+	if errors.As(err, &ee) && ee.Code != "" {
+		return ee.Code
+	}
+	var ae *exportkit.APIError
+	if errors.As(err, &ae) && ae.Code != "" {
+		return ae.Code
+	}
+	return errorKind(err, code)
+}
+
+// wantsJSON reports whether the command line asks for --json, so that an
+// error found while parsing it is JSON too.
+func wantsJSON(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "--json", "-json", "--json=true", "-json=true":
+			return true
+		}
+	}
+	return false
 }
 
 func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -130,6 +231,9 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "help", "-h", "-help", "--help":
+		if len(rest) > 0 && cmd == "help" && !strings.HasPrefix(rest[0], "-") {
+			return commandHelp(rest[0], stdout)
+		}
 		fmt.Fprint(stdout, usage)
 		return nil
 	case "version", "--version":
@@ -162,7 +266,7 @@ func exitCode(ctx context.Context, err error) int {
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.As(err, &ue):
+	case errors.As(err, &ue), errors.Is(err, exportkit.ErrInvalidInput):
 		return exitUsage
 	case ctx.Err() != nil:
 		// Whatever failed after Ctrl-C failed because of it.
@@ -190,14 +294,15 @@ func oneLine(err error) string {
 
 // parseFlags parses args with fs, allowing flags after positional
 // arguments ("exportkit download brainbase ID -o out.csv"), and returns the
-// positional ones. A flag error is a usage error; -h prints the usage.
+// positional ones. A flag error is a usage error; -h prints the command's
+// usage.
 func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) ([]string, error) {
 	fs.SetOutput(io.Discard)
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fmt.Fprint(stdout, usage)
+				writeCommandUsage(stdout, fs)
 				return nil, errHelp
 			}
 			return nil, usageErrorf("%s: %v", fs.Name(), err)

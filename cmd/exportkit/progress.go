@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/cwriter"
 	"github.com/vbauerster/mpb/v8/decor"
 )
 
@@ -44,16 +45,34 @@ func isTerminal(f *os.File) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-// newBoard picks the board for w: bars when w is a terminal.
+// newBoard picks the board for w: bars when w is a terminal that says how
+// wide it is.
 func newBoard(w io.Writer, quiet bool) board {
-	switch f, ok := w.(*os.File); {
-	case quiet:
+	switch boardFor(w, quiet, os.Getenv("TERM")) {
+	case "none":
 		return nopBoard{}
-	case ok && isTerminal(f) && os.Getenv("TERM") != "dumb":
+	case "bars":
 		return newBarBoard(w)
-	default:
-		return &lineBoard{w: w}
 	}
+	return &lineBoard{w: w}
+}
+
+// boardFor names the board for w: "none" with --quiet, "bars" for a
+// terminal of known width, "lines" otherwise. A terminal that reports 0
+// columns (a serial console, some CI and container terminals) gets plain
+// lines: bars drawn into no width show nothing at all.
+func boardFor(w io.Writer, quiet bool, term string) string {
+	f, ok := w.(*os.File)
+	switch {
+	case quiet:
+		return "none"
+	case !ok || !isTerminal(f) || term == "dumb":
+		return "lines"
+	}
+	if cols, _, err := cwriter.GetSize(int(f.Fd())); err != nil || cols <= 0 {
+		return "lines"
+	}
+	return "bars"
 }
 
 type nopBoard struct{}

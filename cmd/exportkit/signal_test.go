@@ -8,6 +8,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -72,9 +73,19 @@ func TestInterrupt(t *testing.T) {
 	if got := strings.TrimSpace(stderr.String()); !strings.HasSuffix(got, "exportkit: interrupted") {
 		t.Errorf("stderr does not end with the interrupt line:\n%s", got)
 	}
-	for _, p := range []string{out, out + ".partial"} {
-		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("%s left behind after Ctrl-C", p)
+	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s left behind after Ctrl-C", out)
+	}
+	// The partial file and its state stay, for the next run to go on from.
+	for _, p := range []string{out + ".partial", out + ".partial.state"} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s not kept after Ctrl-C: %v", p, err)
 		}
 	}
+	// The next run goes on from there and says so.
+	r := cli(t, srv, "download", "brainbase", ref.ID, "-o", out).must(t, exitOK)
+	if !regexp.MustCompile(`resuming at [0-9.]+ [KM]iB of 8.00 MiB`).MatchString(r.stderr) {
+		t.Errorf("no resume line on stderr:\n%s", r.stderr)
+	}
+	checkFile(t, out, srv.File(exportkit.Brainbase, ref.ID))
 }

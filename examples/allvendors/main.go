@@ -2,7 +2,10 @@
 // treats them alike through the exportkit.Export interface: one WaitAll
 // for all of them, one Client.Download for each.
 //
-//	go run ./examples/allvendors
+//	go run ./examples/allvendors [DIR]
+//
+// The files are saved in DIR when given, else in a temporary directory
+// removed at the end.
 //
 // With every vendor's credential set (BRAINBASE_LABS_API_KEY,
 // MEMSOLUS_API_KEY, LEADPIPE_API_KEY with LEADPIPE_AUDIENCE_ID, and
@@ -16,6 +19,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"time"
 
 	"github.com/exportkit/exportkit"
@@ -38,7 +42,11 @@ func run(ctx context.Context) error {
 		defer srv.Close()
 		fmt.Println("not every vendor's credential is set: using an embedded exporttest server")
 		// The fake is fast: poll it often. Keep the defaults for the real APIs.
-		opts = append(srv.ClientOptions(), exportkit.WithDefaultWait(exportkit.WithPollInterval(20*time.Millisecond, 100*time.Millisecond)))
+		// Kore's pacing (60 requests a minute per bot) is lifted too: the
+		// fake has no limit.
+		opts = append(srv.ClientOptions(),
+			exportkit.WithDefaultWait(exportkit.WithPollInterval(20*time.Millisecond, 100*time.Millisecond)),
+			exportkit.WithRateLimit(exportkit.Kore, 100, 10))
 		audience, bot = "aud-example", "st-example-bot"
 	} else {
 		fmt.Println("using the four vendors' real APIs")
@@ -67,9 +75,16 @@ func run(ctx context.Context) error {
 	}
 	exports := []exportkit.Export{logs, memories, run, botExport}
 
+	dir, keep, cleanup, err := outputDir()
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+
 	// From here on, an export is an export.
 	failed := 0
-	for _, r := range c.WaitAll(ctx, exports, exportkit.WithMaxWait(30*time.Minute)) {
+	waitOpts := []exportkit.WaitOption{exportkit.WithMaxWait(30 * time.Minute)}
+	for _, r := range c.WaitAll(ctx, exports, waitOpts...) {
 		e, err := r.Export, r.Err
 		if err != nil {
 			fmt.Printf("%-9s %s: %v\n", e.Vendor(), e.ExportID(), err)
@@ -78,32 +93,27 @@ func run(ctx context.Context) error {
 		}
 		// An Orbit run has no file of its own: its stored CSV export does.
 		if run, ok := e.(*exportkit.AudienceRun); ok {
-			if e, err = c.Audiences.Export(ctx, run.AudienceID, run.ID); err != nil {
+			if e, err = c.Audiences.Export(ctx, run.AudienceID, run.ID, waitOpts...); err != nil {
 				fmt.Printf("%-9s %s: %v\n", run.Vendor(), run.ID, err)
 				failed++
 				continue
 			}
 		}
-		f, err := os.CreateTemp("", string(e.Vendor())+"-*")
+		path := filepath.Join(dir, string(e.Vendor())+"-"+e.ExportID())
+		res, err := c.DownloadFile(ctx, e, path) // atomic: nothing at path unless complete
 		if err != nil {
-			return err
-		}
-		res, err := c.Download(ctx, e, f)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			os.Remove(f.Name())
 			fmt.Printf("%-9s %s: %v\n", e.Vendor(), e.ExportID(), err)
 			failed++
 			continue
 		}
 		fmt.Printf("%-9s %s: %s, %d bytes, sha1 %.12s…, verified %v\n",
-			e.Vendor(), e.ExportID(), f.Name(), res.Bytes, res.SHA1, res.Verified)
+			e.Vendor(), e.ExportID(), filepath.Base(path), res.Bytes, res.SHA1, res.Verified)
 	}
 	if failed > 0 {
 		return fmt.Errorf("%d of %d exports did not download", failed, len(exports))
 	}
+	fmt.Println("saved in", dir)
+	sayKept(keep)
 	return nil
 }
 
@@ -117,4 +127,25 @@ func allCredentials() bool {
 		}
 	}
 	return true
+}
+
+// outputDir is where the example saves its file: the directory given as
+// its first argument, kept, or else a temporary directory of its own,
+// removed when the example ends (call the returned cleanup).
+func outputDir() (dir string, keep bool, cleanup func(), err error) {
+	if len(os.Args) > 1 {
+		return os.Args[1], true, func() {}, os.MkdirAll(os.Args[1], 0o755)
+	}
+	dir, err = os.MkdirTemp("", "exportkit-example-")
+	if err != nil {
+		return "", false, func() {}, err
+	}
+	return dir, false, func() { os.RemoveAll(dir) }, nil
+}
+
+// sayKept says whether the saved files stay.
+func sayKept(keep bool) {
+	if !keep {
+		fmt.Println("(a temporary directory, removed at exit: give a directory as argument to keep the files)")
+	}
 }

@@ -1,7 +1,10 @@
 // Command brainbase exports a Brainbase Labs team log: create the export,
 // wait until it is ready, download the file and verify it.
 //
-//	go run ./examples/brainbase
+//	go run ./examples/brainbase [DIR]
+//
+// The file is saved in DIR when given, else in a temporary directory
+// removed at the end.
 //
 // With BRAINBASE_LABS_API_KEY set it talks to the real Brainbase API;
 // without it, to an embedded exporttest server, and says so.
@@ -60,11 +63,38 @@ func run(ctx context.Context) error {
 		return err
 	}
 
-	path := filepath.Join(os.TempDir(), "brainbase-"+e.ID+".csv")
+	dir, keep, cleanup, err := outputDir()
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	path := filepath.Join(dir, "brainbase-"+e.ID+".csv")
 	res, err := c.Exports.DownloadFile(ctx, e.ID, path) // atomic: nothing at path unless complete
 	if err != nil {
 		return err
 	}
 	fmt.Printf("saved %s: %d bytes, sha1 %s, verified %v\n", path, res.Bytes, res.SHA1, res.Verified)
+	sayKept(keep)
 	return nil
+}
+
+// outputDir is where the example saves its file: the directory given as
+// its first argument, kept, or else a temporary directory of its own,
+// removed when the example ends (call the returned cleanup).
+func outputDir() (dir string, keep bool, cleanup func(), err error) {
+	if len(os.Args) > 1 {
+		return os.Args[1], true, func() {}, os.MkdirAll(os.Args[1], 0o755)
+	}
+	dir, err = os.MkdirTemp("", "exportkit-example-")
+	if err != nil {
+		return "", false, func() {}, err
+	}
+	return dir, false, func() { os.RemoveAll(dir) }, nil
+}
+
+// sayKept says whether the saved files stay.
+func sayKept(keep bool) {
+	if !keep {
+		fmt.Println("(a temporary directory, removed at exit: give a directory as argument to keep the files)")
+	}
 }

@@ -1,7 +1,10 @@
 // Command memsolus exports a Memsolus workspace's memories as CSV, waits
 // for the file, downloads it, and lists the workspace's exports.
 //
-//	go run ./examples/memsolus
+//	go run ./examples/memsolus [DIR]
+//
+// The file is saved in DIR when given, else in a temporary directory
+// removed at the end.
 //
 // With MEMSOLUS_API_KEY set it talks to the real Memsolus API; without it,
 // to an embedded exporttest server, and says so.
@@ -56,13 +59,19 @@ func run(ctx context.Context) error {
 		fmt.Println("ready; the file is kept until about", until.Format(time.RFC3339))
 	}
 
-	path := filepath.Join(os.TempDir(), "memsolus-"+e.ID+".csv")
+	dir, keep, cleanup, err := outputDir()
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	path := filepath.Join(dir, "memsolus-"+e.ID+".csv")
 	// The download endpoint redirects to storage: the API key stays behind.
 	res, err := c.Memories.DownloadFile(ctx, e.ID, path)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("saved %s: %d bytes, sha1 %s\n", path, res.Bytes, res.SHA1)
+	sayKept(keep)
 
 	// All pages of the workspace's exports, as one loop.
 	for x, err := range c.Memories.All(ctx, &exportkit.ListOptions{PageSize: 50}) {
@@ -72,4 +81,25 @@ func run(ctx context.Context) error {
 		fmt.Printf("  %s  %-10s %s\n", x.ID, x.Status, x.Format)
 	}
 	return nil
+}
+
+// outputDir is where the example saves its file: the directory given as
+// its first argument, kept, or else a temporary directory of its own,
+// removed when the example ends (call the returned cleanup).
+func outputDir() (dir string, keep bool, cleanup func(), err error) {
+	if len(os.Args) > 1 {
+		return os.Args[1], true, func() {}, os.MkdirAll(os.Args[1], 0o755)
+	}
+	dir, err = os.MkdirTemp("", "exportkit-example-")
+	if err != nil {
+		return "", false, func() {}, err
+	}
+	return dir, false, func() { os.RemoveAll(dir) }, nil
+}
+
+// sayKept says whether the saved files stay.
+func sayKept(keep bool) {
+	if !keep {
+		fmt.Println("(a temporary directory, removed at exit: give a directory as argument to keep the files)")
+	}
 }

@@ -21,9 +21,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -32,9 +30,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
+
+	"github.com/exportkit/exportkit/internal/bench"
 )
 
 func main() {
@@ -44,7 +43,7 @@ func main() {
 	bin := flag.String("exportkit", "", "exportkit binary (default: build ./cmd/exportkit)")
 	serve := flag.Bool("serve", false, "only serve, and print the two commands (for hyperfine)")
 	flag.Parse()
-	n, err := parseSize(*size)
+	n, err := bench.ParseSize(*size)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -70,7 +69,7 @@ func run(size int64, runs int, dir, bin string, serveOnly bool) error {
 		}
 	}
 	src := filepath.Join(work, "export.csv")
-	if err := writeFile(src, size); err != nil {
+	if _, err := bench.WriteRandomFile(src, size); err != nil {
 		return err
 	}
 
@@ -85,7 +84,7 @@ func run(size int64, runs int, dir, bin string, serveOnly bool) error {
 
 	fileURL := base + "/storage/export.csv?X-Amz-Signature=bench"
 	if serveOnly {
-		fmt.Printf("serving %s until interrupted\n", formatSize(size))
+		fmt.Printf("serving %s until interrupted\n", bench.FormatSize(size))
 		fmt.Printf("curl -s -o FILE '%s'\n", fileURL)
 		fmt.Printf("BRAINBASE_LABS_API_KEY=bench exportkit download brainbase exp_bench -o FILE --force -q --base-url %s\n", base)
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -106,7 +105,7 @@ func run(size int64, runs int, dir, bin string, serveOnly bool) error {
 			[]string{"BRAINBASE_LABS_API_KEY=bench"}},
 	}
 	times := make([][]time.Duration, len(commands))
-	fmt.Printf("%s file from %s, %d runs each, alternating; downloads to %s\n", formatSize(size), base, runs, work)
+	fmt.Printf("%s file from %s, %d runs each, alternating; downloads to %s\n", bench.FormatSize(size), base, runs, work)
 	for r := range runs {
 		for i, c := range commands {
 			i = (i + r) % len(commands) // alternate which goes first
@@ -169,47 +168,6 @@ func handler(base, path string, size int64) http.Handler {
 		http.ServeContent(w, r, "export.csv", time.Time{}, f) // sendfile: the server is not the bottleneck
 	})
 	return mux
-}
-
-// writeFile writes size pseudo-random bytes to path.
-func writeFile(path string, size int64) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	rng := rand.NewChaCha8([32]byte{1})
-	if _, err := io.CopyN(f, rng, size); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-func parseSize(s string) (int64, error) {
-	units := []struct {
-		suffix string
-		mult   int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}}
-	for _, u := range units {
-		if num, ok := strings.CutSuffix(s, u.suffix); ok {
-			n, err := strconv.ParseInt(num, 10, 64)
-			if err != nil || n <= 0 {
-				break
-			}
-			return n * u.mult, nil
-		}
-	}
-	return 0, fmt.Errorf("bad size %q: want a number with B, KiB, MiB or GiB", s)
-}
-
-func formatSize(n int64) string {
-	switch {
-	case n >= 1<<30 && n%(1<<30) == 0:
-		return fmt.Sprintf("%d GiB", n>>30)
-	case n >= 1<<20:
-		return fmt.Sprintf("%d MiB", n>>20)
-	}
-	return fmt.Sprintf("%d B", n)
 }
 
 func median(t []time.Duration) time.Duration {

@@ -1,12 +1,13 @@
 //go:build !(linux || darwin || freebsd || netbsd || openbsd || dragonfly)
 
-package exportkit
+package download
 
 import (
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 )
 
 // renameOpenFiles: Windows cannot rename or remove a file that is open.
@@ -14,14 +15,21 @@ const renameOpenFiles = false
 
 // createPartial creates name exclusively: without advisory locks, an
 // existing partial file may belong to a download still running, so it is
-// never taken over.
-func createPartial(name string) (*os.File, error) {
+// never taken over (and an interrupted download is not resumed here).
+func createPartial(name string) (fileHandle, error) {
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
 	if errors.Is(err, fs.ErrExist) {
-		return nil, fmt.Errorf("%s exists: another download to the same path may be running (remove it if not)", name)
+		return nil, fmt.Errorf("%w: %s exists: another download to the same path may be running (remove it if not)", ErrBusy, name)
 	}
-	return f, err
+	if err != nil {
+		return nil, fmt.Errorf("save file: %w", err)
+	}
+	return f, nil
 }
 
 // syncDir is a no-op where directories cannot be synced.
 func syncDir(string) {}
+
+func isNoSpace(err error) bool {
+	return err != nil && strings.Contains(strings.ToLower(err.Error()), "not enough space")
+}

@@ -1,0 +1,516 @@
+//go:build unix
+
+// Command linkbench times `exportkit download` against aria2c and curl on a
+// link that caps every connection, as signed-URL storage does (issue 10,
+// QUALITY.md 24): a 256 MiB file served by nginx (sendfile, real Range and
+// strong ETag) behind Toxiproxy, which adds 40 ms of latency to what the
+// server sends and caps each connection at 20 MB/s.
+//
+//	bash .ci/bench-tools.sh          # nginx, aria2 and Toxiproxy, pinned
+//	go run ./internal/cmd/linkbench  # 3 interleaved rounds, a few minutes
+//
+// Every command is a whole process, timed from start to exit, and writes
+// the file to disk. The rounds interleave the commands (the order rotates
+// each round) so that the load of a shared machine falls on all of them
+// alike; the table has the median of each. exportkit starts from a local
+// stand-in for Orbit's status endpoint, which gives the file's size and
+// SHA-1, so the CLI verifies both before it renames the file into place;
+// aria2c and curl verify nothing unless told (one aria2c row is given the
+// SHA-1). Every output's SHA-1 is checked after its run.
+//
+// When the exportkit binary has --connections (the parallel download
+// engine), it runs at each of -connections and at its default; without it,
+// once as one stream.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/exportkit/exportkit/internal/bench"
+)
+
+func main() {
+	var o options
+	flag.StringVar(&o.size, "size", "256MiB", "file size (B, KiB, MiB, GiB)")
+	flag.IntVar(&o.rounds, "rounds", 3, "rounds; each runs every command once (at most 50)")
+	flag.StringVar(&o.conns, "connections", "1,4,8,16", "exportkit --connections values to time")
+	flag.DurationVar(&o.latency, "latency", 40*time.Millisecond, "latency added to what the server sends")
+	flag.Float64Var(&o.rate, "rate", 20, "bandwidth cap per connection, MB/s (10^6 bytes)")
+	flag.StringVar(&o.dir, "dir", os.TempDir(), "directory for the served file and the downloads (a real disk, not tmpfs)")
+	flag.StringVar(&o.bin, "exportkit", "", "exportkit binary (default: build ./cmd/exportkit)")
+	flag.StringVar(&o.toxiproxy, "toxiproxy", "", "toxiproxy-server binary (default: on PATH or where bench-tools.sh puts it)")
+	flag.DurationVar(&o.timeout, "timeout", 20*time.Minute, "give up after this long")
+	flag.BoolVar(&o.noCurl, "no-curl", false, "leave out curl (one connection: the slowest row)")
+	flag.Parse()
+	log.SetFlags(0)
+	log.SetPrefix("linkbench: ")
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		stop()
+		log.Fatal(err)
+	}
+}
+
+type options struct {
+	size, conns, dir, bin, toxiproxy string
+	rounds                           int
+	latency, timeout                 time.Duration
+	rate                             float64
+	noCurl                           bool
+}
+
+// command is one row of the table.
+type command struct {
+	tool, conns string // as printed
+	args        []string
+	env         []string
+	verifies    bool // the tool itself checks the file's SHA-1
+	exportkit   bool // prints a JSON summary with "verified"
+	baseline    bool // aria2c -x8 -s8 -k1M, the reference of the ratios
+}
+
+type result struct {
+	wall      []time.Duration
+	cpu       []time.Duration // user + system of the process
+	maxRSS    int64           // bytes, the highest of the runs
+	sha1OK    bool            // every output had the right SHA-1
+	verified  bool            // the tool said it verified, every run
+	failures  int
+	lastError string
+}
+
+func run(ctx context.Context, o options) error {
+	size, err := bench.ParseSize(o.size)
+	if err != nil {
+		return err
+	}
+	if o.rounds < 1 || o.rounds > 50 {
+		return fmt.Errorf("-rounds %d: want 1 to 50", o.rounds)
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+
+	tools, err := findTools(o.toxiproxy)
+	if err != nil {
+		return err
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		return err
+	}
+	work, err := os.MkdirTemp(o.dir, "linkbench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+
+	bin := o.bin
+	if bin == "" {
+		bin = filepath.Join(work, "exportkit")
+		build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/exportkit")
+		build.Dir = root
+		if out, err := build.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build ./cmd/exportkit: %v\n%s", err, out)
+		}
+	}
+	version := exportkitVersion(root, o.bin == "")
+	flags, err := downloadFlags(ctx, bin, work)
+	if err != nil {
+		return err
+	}
+
+	www := filepath.Join(work, "www")
+	if err := os.Mkdir(www, 0o755); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "writing a %s random file...\n", bench.FormatSize(size))
+	want, err := bench.WriteRandomFile(filepath.Join(www, "export.csv"), size)
+	if err != nil {
+		return err
+	}
+
+	ngDir := filepath.Join(work, "nginx")
+	if err := os.Mkdir(ngDir, 0o755); err != nil {
+		return err
+	}
+	ng, err := bench.StartNginx(ctx, ngDir, www)
+	if err != nil {
+		return err
+	}
+	defer ng.Stop()
+	tp, err := bench.StartToxiproxy(ctx, tools.toxiproxy, filepath.Join(work, "toxiproxy.log"))
+	if err != nil {
+		return err
+	}
+	defer tp.Stop()
+	link := bench.Link{Latency: o.latency, BytesPerSec: int64(o.rate * 1e6)}
+	proxy, err := tp.Proxy(ctx, "nginx", strings.TrimPrefix(ng.URL, "http://"), link)
+	if err != nil {
+		return err
+	}
+	fileURL := "http://" + proxy + "/export.csv"
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	api := &http.Server{Handler: bench.OrbitAPI(fileURL+"?X-Amz-Signature=bench", size, want), ReadHeaderTimeout: 10 * time.Second}
+	go api.Serve(ln)
+	defer api.Close()
+	apiURL := "http://" + ln.Addr().String()
+
+	outDir := filepath.Join(work, "out")
+	if err := os.Mkdir(outDir, 0o755); err != nil {
+		return err
+	}
+	out := filepath.Join(outDir, "export.csv")
+	cmds := commands(o, flags, bin, apiURL, fileURL, out, want, tools)
+
+	// One unmeasured run first: the file into the page cache, nginx and
+	// Toxiproxy warm. aria2c -x8 is quick.
+	for _, c := range cmds {
+		if c.baseline {
+			if _, _, _, err := runOnce(ctx, c, outDir, size); err != nil {
+				return fmt.Errorf("warm-up: %w", err)
+			}
+		}
+	}
+
+	load0 := loadAvg()
+	started := time.Now()
+	results := make([]result, len(cmds))
+	for i := range results {
+		results[i].sha1OK, results[i].verified = true, true
+	}
+	for r := range o.rounds {
+		for k := range cmds {
+			i := (k + r) % len(cmds)
+			c := cmds[i]
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("stopped in round %d: %w", r+1, err)
+			}
+			fmt.Fprintf(os.Stderr, "round %d/%d: %s %s... ", r+1, o.rounds, c.tool, c.conns)
+			took, ps, verified, err := runOnce(ctx, c, outDir, size)
+			res := &results[i]
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "FAILED: %v\n", err)
+				res.failures++
+				res.lastError = err.Error()
+				continue
+			}
+			got, err := bench.FileSHA1(out)
+			if err != nil || got != want {
+				res.sha1OK = false
+			}
+			res.verified = res.verified && verified
+			res.wall = append(res.wall, took)
+			res.cpu = append(res.cpu, ps.UserTime()+ps.SystemTime())
+			res.maxRSS = max(res.maxRSS, ps.peakRSS)
+			fmt.Fprintf(os.Stderr, "%.2f s\n", took.Seconds())
+		}
+	}
+	printTable(os.Stdout, o, size, link, cmds, results, tools, version, load0, time.Since(started))
+	return nil
+}
+
+// usage is what a finished command used.
+type usage struct {
+	*os.ProcessState
+	peakRSS int64 // bytes
+}
+
+type toolPaths struct{ aria2c, curl, toxiproxy, nginx string }
+
+func findTools(toxiproxy string) (toolPaths, error) {
+	var t toolPaths
+	var missing []string
+	t.nginx = bench.NginxPath()
+	if t.nginx == "" {
+		missing = append(missing, "nginx")
+	}
+	if toxiproxy == "" {
+		toxiproxy = bench.ToxiproxyPath()
+	}
+	if t.toxiproxy = toxiproxy; t.toxiproxy == "" {
+		missing = append(missing, "toxiproxy-server")
+	}
+	for _, p := range []struct {
+		name string
+		dst  *string
+	}{{"aria2c", &t.aria2c}, {"curl", &t.curl}} {
+		if path, err := exec.LookPath(p.name); err == nil {
+			*p.dst = path
+		} else {
+			missing = append(missing, p.name)
+		}
+	}
+	if len(missing) > 0 {
+		return t, fmt.Errorf("not installed: %s; bash .ci/bench-tools.sh installs them", strings.Join(missing, ", "))
+	}
+	return t, nil
+}
+
+// engineFlags are the download flags of the parallel engine this command
+// uses when the binary has them.
+type engineFlags struct{ connections, noResume bool }
+
+// downloadFlags finds out which of the engine's flags bin takes: a
+// download with the flag and no credentials fails on the flag when it is
+// unknown, on the credentials otherwise. Nothing is sent anywhere.
+func downloadFlags(ctx context.Context, bin, dir string) (engineFlags, error) {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "LEADPIPE_") {
+			env = append(env, kv)
+		}
+	}
+	takes := func(flag ...string) (bool, error) {
+		args := append([]string{"download", "orbit", bench.OrbitExportID, "-o", filepath.Join(dir, "probe"), "--base-url", "http://127.0.0.1:9"}, flag...)
+		cmd := exec.CommandContext(ctx, bin, args...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err == nil {
+			return false, fmt.Errorf("%s download without credentials succeeded: %s", bin, out)
+		}
+		return !strings.Contains(string(out), "not defined: "+flag[0]), nil
+	}
+	var f engineFlags
+	var err error
+	if f.connections, err = takes("-connections", "1"); err != nil {
+		return f, err
+	}
+	f.noResume, err = takes("-no-resume")
+	return f, err
+}
+
+func commands(o options, f engineFlags, bin, apiURL, fileURL, out, sha1Hex string, t toolPaths) []command {
+	base := []string{bin, "download", "orbit", bench.OrbitExportID, "-o", out, "--force", "-q", "--json", "--base-url", apiURL}
+	if f.noResume {
+		base = append(base, "--no-resume")
+	}
+	var cmds []command
+	if f.connections {
+		for _, n := range strings.Split(o.conns, ",") {
+			n = strings.TrimSpace(n)
+			if _, err := strconv.Atoi(n); err != nil || n == "" {
+				continue
+			}
+			cmds = append(cmds, command{tool: "exportkit download", conns: n, exportkit: true, verifies: true,
+				args: append(slices.Clone(base), "--connections", n), env: bench.OrbitEnv})
+		}
+		cmds = append(cmds, command{tool: "exportkit download", conns: "default", exportkit: true, verifies: true,
+			args: slices.Clone(base), env: bench.OrbitEnv})
+	} else {
+		cmds = append(cmds, command{tool: "exportkit download (no --connections: one stream)", conns: "1", exportkit: true,
+			verifies: true, args: base, env: bench.OrbitEnv})
+	}
+	dir, name := filepath.Split(out)
+	aria := func(n string) []string {
+		return []string{t.aria2c, "-x" + n, "-s" + n, "-k1M", "-d", dir, "-o", name, "--allow-overwrite=true",
+			"--auto-file-renaming=false", "-q", "--summary-interval=0", fileURL}
+	}
+	cmds = append(cmds,
+		command{tool: "aria2c -x8 -s8 -k1M", conns: "8", args: aria("8"), baseline: true},
+		command{tool: "aria2c -x16 -s16 -k1M", conns: "16", args: aria("16")},
+		command{tool: "aria2c -x8 -s8 -k1M --checksum=sha-1=…", conns: "8", verifies: true,
+			args: append(aria("8"), "--checksum=sha-1="+sha1Hex)},
+	)
+	if !o.noCurl {
+		cmds = append(cmds, command{tool: "curl -s -o FILE", conns: "1", args: []string{t.curl, "-s", "-o", out, fileURL}})
+	}
+	return cmds
+}
+
+// runOnce runs c once from an empty output directory and a synced disk,
+// and returns its wall time, its process state and whether it said it
+// verified the file (exportkit's JSON; aria2c with --checksum fails
+// otherwise).
+func runOnce(ctx context.Context, c command, outDir string, size int64) (time.Duration, usage, bool, error) {
+	entries, _ := os.ReadDir(outDir)
+	for _, e := range entries {
+		os.Remove(filepath.Join(outDir, e.Name()))
+	}
+	// Start from a quiet disk: no writeback of the previous run's bytes
+	// is billed to this one.
+	syscall.Sync()
+	select {
+	case <-time.After(300 * time.Millisecond):
+	case <-ctx.Done():
+		return 0, usage{}, false, ctx.Err()
+	}
+	// Bound each run: ten times the time of one capped connection, and
+	// at least a minute.
+	limit := max(time.Minute, 10*time.Duration(float64(size)/20e6*float64(time.Second)))
+	rctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	cmd := exec.CommandContext(rctx, c.args[0], c.args[1:]...)
+	cmd.Env = append(os.Environ(), c.env...)
+	cmd.WaitDelay = 5 * time.Second
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	peak, err := bench.RunPeakRSS(cmd)
+	took := time.Since(start)
+	if err != nil {
+		return 0, usage{}, false, fmt.Errorf("%v: %s", err, lastLine(stderr.String()))
+	}
+	verified := c.verifies
+	if c.exportkit {
+		var v struct {
+			Bytes    int64 `json:"bytes"`
+			Verified bool  `json:"verified"`
+		}
+		if err := json.Unmarshal(stdout.Bytes(), &v); err != nil {
+			return 0, usage{}, false, fmt.Errorf("exportkit's JSON summary: %v: %q", err, stdout.String())
+		}
+		verified = v.Verified && v.Bytes == size
+	}
+	return took, usage{cmd.ProcessState, peak}, verified, nil
+}
+
+func printTable(w *os.File, o options, size int64, link bench.Link, cmds []command, res []result, t toolPaths, version string, load0 [3]float64, took time.Duration) {
+	load1 := loadAvg()
+	fmt.Fprintf(w, "\n%s file, nginx behind Toxiproxy %s (%s), %d rounds interleaved, median per row; %s\n",
+		bench.FormatSize(size), bench.ToxiproxyVersion, link, o.rounds, time.Now().UTC().Format("2006-01-02 15:04 UTC"))
+	fmt.Fprintf(w, "machine: %d cores, %s/%s, %s; load average %.1f at the start, %.1f at the end; %s of runs\n",
+		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), load0[0], load1[0], took.Round(time.Second))
+	fmt.Fprintf(w, "tools: exportkit %s; %s; %s; %s\n\n", version, versionLine(t.nginx, "-v"),
+		versionLine(t.aria2c, "--version"), versionLine(t.curl, "--version"))
+
+	var ref float64
+	for i, c := range cmds {
+		if c.baseline && len(res[i].wall) > 0 {
+			ref = median(res[i].wall).Seconds()
+		}
+	}
+	fmt.Fprintln(w, "| tool | connections | median s | MB/s | vs aria2c -x8 | CPU s | peak RSS | verified by the tool | output SHA-1 |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|---|---|")
+	for i, c := range cmds {
+		r := res[i]
+		if len(r.wall) == 0 {
+			fmt.Fprintf(w, "| %s | %s | failed | | | | | | %s |\n", c.tool, c.conns, r.lastError)
+			continue
+		}
+		sec := median(r.wall).Seconds()
+		ratio := "–"
+		if ref > 0 {
+			ratio = fmt.Sprintf("%.2f", sec/ref)
+		}
+		verified, sum := "no", "ok"
+		if c.verifies && r.verified {
+			verified = "yes"
+		} else if c.verifies {
+			verified = "**NO**"
+		}
+		if !r.sha1OK {
+			sum = "**WRONG**"
+		}
+		if r.failures > 0 {
+			sum += fmt.Sprintf(" (%d runs failed: %s)", r.failures, r.lastError)
+		}
+		fmt.Fprintf(w, "| %s | %s | %.2f | %.1f | %s | %.2f | %.0f MiB | %s | %s |\n", c.tool, c.conns, sec,
+			float64(size)/sec/1e6, ratio, median(r.cpu).Seconds(), float64(r.maxRSS)/(1<<20), verified, sum)
+	}
+	fmt.Fprintf(w, "\nThe goal (issue 10, QUALITY.md 24): exportkit, verified, no slower than aria2c -x8 -s8 -k1M (ratio ≤ 1.00).\n")
+}
+
+func median(t []time.Duration) time.Duration {
+	s := slices.Clone(t)
+	slices.Sort(s)
+	if n := len(s); n%2 == 0 {
+		return (s[n/2-1] + s[n/2]) / 2
+	}
+	return s[len(s)/2]
+}
+
+func loadAvg() [3]float64 {
+	var l [3]float64
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return l
+	}
+	for i, f := range strings.Fields(string(b)) {
+		if i < 3 {
+			l[i], _ = strconv.ParseFloat(f, 64)
+		}
+	}
+	return l
+}
+
+// versionLine is the tool's name and version: the first two words of
+// what it prints first.
+func versionLine(bin string, flag string) string {
+	out, _ := exec.Command(bin, flag).CombinedOutput()
+	var f []string
+	for _, w := range strings.Fields(firstLine(string(out))) {
+		if w != "version" && w != "version:" {
+			f = append(f, w)
+		}
+	}
+	if len(f) > 1 && f[0] == "nginx" { // nginx version: nginx/1.22.1
+		f = f[1:]
+	}
+	return strings.Join(f[:min(2, len(f))], " ")
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return line
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		s = s[i+1:]
+	}
+	return s
+}
+
+// exportkitVersion names the commit of the tree the binary was built
+// from (when it was built here), with "+dirty" for uncommitted changes.
+func exportkitVersion(root string, built bool) string {
+	if !built {
+		return "(given binary)"
+	}
+	rev, err := exec.Command("git", "-C", root, "rev-parse", "--short=12", "HEAD").Output()
+	if err != nil {
+		return "(unknown commit)"
+	}
+	v := strings.TrimSpace(string(rev))
+	if st, err := exec.Command("git", "-C", root, "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(bytes.TrimSpace(st)) > 0 {
+		v += "+dirty"
+	}
+	return v
+}
+
+// moduleRoot returns the directory of the main module's go.mod.
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", errors.New("not inside the exportkit module: run it from the repository")
+	}
+	return filepath.Dir(gomod), nil
+}

@@ -1,0 +1,179 @@
+package download
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// fileServer is a storage host for the engine's tests: one file with a
+// strong ETag, single byte ranges and If-Match, a log of the requests and
+// of the bytes served, and a spoil hook that makes the n-th request (from
+// 0) misbehave.
+type fileServer struct {
+	*httptest.Server
+	data    []byte
+	noRange bool         // no Accept-Ranges, Range ignored
+	pace    atomic.Int64 // nanoseconds of pause after each 32 KiB written (a slow link)
+
+	mu     sync.Mutex
+	etag   string
+	reqs   []logged
+	spoil  func(n int, r *http.Request) spoil
+	served atomic.Int64
+}
+
+type logged struct {
+	rng, ifMatch string
+}
+
+// spoil is what goes wrong with one response.
+type spoil struct {
+	status      int    // answer with this status instead
+	etag        string // send this ETag
+	ignoreRange bool   // answer 200 with the whole file
+	shiftRange  int64  // announce (and send) a range this many bytes later
+	cutAt       int64  // cut the connection after this many body bytes (> 0)
+	stall       int64  // stop sending after this many bytes until the request ends (> 0)
+}
+
+func newFileServer(t *testing.T, data []byte) *fileServer {
+	s := &fileServer{data: data, etag: `"v1"`}
+	s.Server = httptest.NewServer(s)
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *fileServer) setSpoil(f func(n int, r *http.Request) spoil) {
+	s.mu.Lock()
+	s.spoil = f
+	s.mu.Unlock()
+}
+
+func (s *fileServer) setETag(e string) {
+	s.mu.Lock()
+	s.etag = e
+	s.mu.Unlock()
+}
+
+func (s *fileServer) requests() []logged {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]logged(nil), s.reqs...)
+}
+
+func (s *fileServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	n := len(s.reqs)
+	s.reqs = append(s.reqs, logged{r.Header.Get("Range"), r.Header.Get("If-Match")})
+	etag, hook := s.etag, s.spoil
+	s.mu.Unlock()
+	var sp spoil
+	if hook != nil {
+		sp = hook(n, r)
+	}
+	if sp.status != 0 {
+		http.Error(w, http.StatusText(sp.status), sp.status)
+		return
+	}
+	if im := r.Header.Get("If-Match"); im != "" && im != etag {
+		http.Error(w, "precondition failed", http.StatusPreconditionFailed)
+		return
+	}
+	if sp.etag != "" {
+		etag = sp.etag
+	}
+	h := w.Header()
+	h.Set("ETag", etag)
+	if !s.noRange {
+		h.Set("Accept-Ranges", "bytes")
+	}
+	size := int64(len(s.data))
+	start, end, code := int64(0), size, http.StatusOK
+	if rng := r.Header.Get("Range"); rng != "" && !s.noRange && !sp.ignoreRange {
+		a, b, _ := strings.Cut(strings.TrimPrefix(rng, "bytes="), "-")
+		start, _ = strconv.ParseInt(a, 10, 64)
+		if b != "" {
+			e, _ := strconv.ParseInt(b, 10, 64)
+			end = min(e+1, size)
+		}
+		start, end = start+sp.shiftRange, min(end+sp.shiftRange, size)
+		code = http.StatusPartialContent
+		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, end-1, size))
+	}
+	h.Set("Content-Length", strconv.FormatInt(end-start, 10))
+	w.WriteHeader(code)
+	body := s.data[start:end]
+	if sp.stall > 0 && sp.stall < int64(len(body)) {
+		s.write(w, body[:sp.stall])
+		http.NewResponseController(w).Flush()
+		<-r.Context().Done()
+		return
+	}
+	if sp.cutAt > 0 && sp.cutAt < int64(len(body)) {
+		s.write(w, body[:sp.cutAt])
+		http.NewResponseController(w).Flush()
+		panic(http.ErrAbortHandler)
+	}
+	s.write(w, body)
+}
+
+func (s *fileServer) write(w http.ResponseWriter, b []byte) {
+	for len(b) > 0 {
+		n, err := w.Write(b[:min(len(b), 32<<10)])
+		s.served.Add(int64(n))
+		if err != nil {
+			return
+		}
+		b = b[n:]
+		if d := time.Duration(s.pace.Load()); d > 0 {
+			time.Sleep(d)
+		}
+	}
+}
+
+// testData is n bytes that differ at every offset modulo a prime.
+func testData(n int) []byte {
+	b := make([]byte, n)
+	var x uint32 = 2463534242
+	for i := range b {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		b[i] = byte(x)
+	}
+	return b
+}
+
+// testSource is a Source for the server's file; locates counts the fresh
+// locations asked for.
+func testSource(s *fileServer, key string, locates *atomic.Int32) *Source {
+	loc := &Location{URL: s.URL + "/f?sig=secret", Size: int64(len(s.data))}
+	return &Source{Key: key, Known: loc, Locate: func(context.Context) (*Location, error) {
+		if locates != nil {
+			locates.Add(1)
+		}
+		return loc, nil
+	}}
+}
+
+// testConfig parts the file in MinPartSize parts over 4 connections.
+func testConfig(t *testing.T, opts ...func(*Config)) Config {
+	hc := &http.Client{
+		Transport:     &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 16},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	cfg := Config{Client: hc, Connections: 4, PartSize: MinPartSize, MaxResumes: DefaultMaxResumes, IdleTimeout: 5 * time.Second}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	t.Cleanup(hc.CloseIdleConnections)
+	return cfg
+}
