@@ -28,6 +28,12 @@ func TestREADMESnippets(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no example files: %v", err)
 	}
+	// The nested module's examples: read here, compiled there.
+	nested, err := filepath.Glob(filepath.Join("exporttemporal", "*example*_test.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, nested...)
 	var examples []string
 	for _, f := range files {
 		b, err := os.ReadFile(f)

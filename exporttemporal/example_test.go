@@ -1,6 +1,7 @@
 package exporttemporal_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,9 +11,36 @@ import (
 	"github.com/exportkit/exportkit"
 	"github.com/exportkit/exportkit/exporttemporal"
 	"github.com/exportkit/exportkit/exporttest"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
 )
+
+// A worker and a starter against a Temporal server (compiled, not run).
+func Example_worker() {
+	ctx := context.Background()
+	c, err := exportkit.NewClient() // credentials from the environment
+	if err != nil {
+		return
+	}
+	tc, err := client.Dial(client.Options{HostPort: client.DefaultHostPort})
+	if err != nil {
+		return
+	}
+	defer tc.Close()
+	w := worker.New(tc, "exports", worker.Options{})
+	opts := client.StartWorkflowOptions{TaskQueue: "exports"}
+
+	acts := exporttemporal.NewActivities(c) // c: your *exportkit.Client
+	exporttemporal.Register(w, acts)        // w: a worker.Worker
+	// then start exporttemporal.ExportWorkflow:
+	tc.ExecuteWorkflow(ctx, opts, exporttemporal.ExportWorkflow, exporttemporal.ExportWorkflowInput{
+		Create:      exporttemporal.CreateRequest{Brainbase: &exportkit.LogExportRequest{Format: "CSV"}},
+		Destination: exporttemporal.Destination{Path: "/shared/exports/logs.csv"},
+	})
+	_ = w.Run(worker.InterruptCh())
+}
 
 // ExportWorkflow on Temporal's test environment, against the exporttest
 // fake: create, wait on durable timers (skipped by the test clock),
