@@ -108,7 +108,7 @@ func WithoutSHA1() DownloadOption {
 }
 
 // WithConnections fetches a file in at most n parallel range requests
-// (default 8) when the storage host allows it: a known size, a strong
+// (default 16) when the storage host allows it: a known size, a strong
 // ETag and byte ranges. 1 is one stream. n must be at least 1.
 func WithConnections(n int) DownloadOption {
 	return func(c *downloadConfig) {
@@ -121,7 +121,7 @@ func WithConnections(n int) DownloadOption {
 }
 
 // WithPartSize sets the bytes per ranged part (at least 64 KiB; default
-// 8 MiB for DownloadFile, 4 MiB for Download and Open). A file smaller than
+// 8 MiB for DownloadFile, 2 MiB for Download and Open). A file smaller than
 // two parts is fetched in one stream. Download and Open buffer at most
 // connections × part size bytes (32 MiB at the defaults).
 func WithPartSize(n int64) DownloadOption {

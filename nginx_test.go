@@ -138,7 +138,7 @@ func TestNginxDownload(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			exp := nginxExport(e.URL+tc.path, nginxFileSize)
 			// One stream (parts are TestNginxParts'): the file is more
-			// than two of Download's 4 MiB parts.
+			// than two of Download's 2 MiB parts.
 			opts := []exportkit.DownloadOption{exportkit.WithChecksum("sha1", sha1Of(e.data)), exportkit.WithConnections(1)}
 			var got []byte
 			var res *exportkit.DownloadResult

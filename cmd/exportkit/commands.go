@@ -63,7 +63,7 @@ func (o *cmdOpts) register(fs *flag.FlagSet, cmd string) {
 		fs.BoolVar(&o.force, "force", false, "overwrite the output file")
 		fs.BoolVar(&o.sha1, "sha1", false, "compute the file's SHA-1 even when the vendor gives none to verify")
 		fs.BoolVar(&o.noResume, "no-resume", false, "start over instead of going on from an interrupted download's partial file")
-		fs.IntVar(&o.connections, "connections", 0, "at most `N` parallel range requests (default 8; 1 = one stream)")
+		fs.IntVar(&o.connections, "connections", 0, "at most `N` parallel range requests (default 16; 1 = one stream)")
 		fs.Var(&o.partSize, "part-size", "`SIZE` of a ranged part: 8MiB, 512KiB, 1GiB or plain bytes (default 8MiB)")
 	case "list":
 		fs.IntVar(&o.limit, "limit", 0, "list at most `N` (default: memsolus 100, orbit 25)")

@@ -26,7 +26,7 @@ const (
 	goalHeapGrowth = 4 << 20
 	// partsBudget is connections × part size at the SDK's defaults for
 	// Download to an io.Writer: what it may buffer when it fetches in
-	// parts (8 × 4 MiB).
+	// parts (16 × 2 MiB).
 	partsBudget = download.DefaultConnections * download.DefaultBufferedPartSize
 	// goalCLIRSS is issue 10's bar for the whole CLI process downloading
 	// 4 GiB, to a file and to stdout.

@@ -87,14 +87,17 @@ type Checksum struct{ Algo, Hex string }
 // Defaults.
 const (
 	// DefaultConnections is how many parallel ranged requests a download
-	// makes at most when the server allows them.
-	DefaultConnections = 8
+	// makes at most when the server allows them. 16 is what measurement
+	// showed best on a link that caps each connection (nginx behind
+	// Toxiproxy, 40 ms, 20 MB/s per connection, 256 MiB: 0.65× the time
+	// of aria2c -x8 -s8 at 16, 0.93× at 8; see internal/cmd/linkbench).
+	DefaultConnections = 16
 	// DefaultPartSize is the size of a ranged part written to a file.
 	DefaultPartSize = 8 << 20
 	// DefaultBufferedPartSize is the size of a ranged part that Open and
 	// Copy hold in memory until its turn: with DefaultConnections, at most
 	// 32 MiB buffered.
-	DefaultBufferedPartSize = 4 << 20
+	DefaultBufferedPartSize = 2 << 20
 	// MinPartSize is the smallest part size accepted.
 	MinPartSize = 64 << 10
 	// DefaultIdleTimeout cuts a read that makes no progress.
