@@ -60,15 +60,10 @@ func triangular(u float64) float64 {
 	return 1 - math.Sqrt(2*(1-u))
 }
 
-// schedule is the wait's schedule as a [PollSchedule].
-func (cfg *waitConfig) schedule() PollSchedule {
-	return PollSchedule{Min: cfg.min, Max: cfg.max, Multiplier: cfg.multiplier, Jitter: cfg.jitter}
-}
-
 // delay returns the n-th delay (n ≥ 1) of the wait's schedule, with a
 // fresh random draw.
 func (cfg *waitConfig) delay(n int) time.Duration {
-	return cfg.schedule().Delay(n, rand.Float64())
+	return cfg.schedule.Delay(n, rand.Float64())
 }
 
 // pollTarget is what a vendor plugs into the polling core: how to read the

@@ -34,9 +34,7 @@ const (
 type WaitOption func(*waitConfig) error
 
 type waitConfig struct {
-	min, max      time.Duration
-	multiplier    float64
-	jitter        float64
+	schedule      PollSchedule
 	maxWait       time.Duration
 	maxOutage     time.Duration
 	onPoll        func(Export)
@@ -66,10 +64,10 @@ func WithPollInterval(min, max time.Duration) WaitOption {
 			return badOption("WithPollInterval", "max %s is less than min %s", max, min)
 		}
 		if min > 0 {
-			c.min = min
+			c.schedule.Min = min
 		}
 		if max > 0 {
-			c.max = max
+			c.schedule.Max = max
 		}
 		return nil
 	}
@@ -82,7 +80,7 @@ func WithBackoffMultiplier(f float64) WaitOption {
 		if !(f >= 1) || math.IsInf(f, 0) {
 			return badOption("WithBackoffMultiplier", "%v is not a finite number of at least 1", f)
 		}
-		c.multiplier = f
+		c.schedule.Multiplier = f
 		return nil
 	}
 }
@@ -96,7 +94,7 @@ func WithJitter(f float64) WaitOption {
 		if !(f >= 0 && f < 1) {
 			return badOption("WithJitter", "%v is not in [0, 1)", f)
 		}
-		c.jitter = f
+		c.schedule.Jitter = f
 		return nil
 	}
 }
@@ -192,8 +190,7 @@ func WithConcurrency(n int) WaitOption {
 // client's WithDefaultWait options and the call's own.
 func defaultWaitConfig() waitConfig {
 	return waitConfig{
-		min: DefaultPollMin, max: DefaultPollMax,
-		multiplier: DefaultPollMultiplier, jitter: DefaultPollJitter,
+		schedule:      DefaultPollSchedule(),
 		notFoundGrace: DefaultNotFoundGrace, maxOutage: DefaultMaxOutage,
 		concurrency: DefaultWaitConcurrency,
 	}
@@ -211,8 +208,8 @@ func (cfg *waitConfig) apply(opts []WaitOption) error {
 			return err
 		}
 	}
-	if cfg.max < cfg.min {
-		cfg.max = cfg.min
+	if s := &cfg.schedule; s.Max < s.Min {
+		s.Max = s.Min
 	}
 	return nil
 }
