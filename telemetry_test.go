@@ -556,37 +556,6 @@ func TestTelemetryAllVendors(t *testing.T) {
 	}
 }
 
-// startExportCtx is startExport with the caller's context.
-func startExportCtx(t *testing.T, ctx context.Context, c *exportkit.Client, v exportkit.Vendor) (exportkit.Export, func(context.Context, ...exportkit.WaitOption) (exportkit.Export, error)) {
-	t.Helper()
-	switch v {
-	case exportkit.Brainbase:
-		e, err := c.Exports.Create(ctx, &exportkit.LogExportRequest{Format: "CSV"})
-		require.NoError(t, err)
-		return e, func(ctx context.Context, o ...exportkit.WaitOption) (exportkit.Export, error) {
-			return c.Exports.Wait(ctx, e.ID, o...)
-		}
-	case exportkit.Memsolus:
-		e, err := c.Memories.Create(ctx, &exportkit.MemoryExportRequest{Format: "csv"})
-		require.NoError(t, err)
-		return e, func(ctx context.Context, o ...exportkit.WaitOption) (exportkit.Export, error) {
-			return c.Memories.Wait(ctx, e.ID, o...)
-		}
-	case exportkit.Orbit:
-		r, err := c.Audiences.CreateRun(ctx, "aud-1", nil)
-		require.NoError(t, err)
-		return r, func(ctx context.Context, o ...exportkit.WaitOption) (exportkit.Export, error) {
-			return c.Audiences.Export(ctx, "aud-1", r.ID, o...)
-		}
-	default:
-		e, err := c.Bots.StartExport(ctx, "st-bot-1", nil)
-		require.NoError(t, err)
-		return e, func(ctx context.Context, o ...exportkit.WaitOption) (exportkit.Export, error) {
-			return c.Bots.WaitExport(ctx, "st-bot-1", o...)
-		}
-	}
-}
-
 // TestTelemetryPropagationWithoutTracer: with no tracer provider the SDK
 // records nothing, but the caller's trace context still reaches the
 // vendor's API, and still not storage. Not parallel: it sets the global

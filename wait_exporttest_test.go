@@ -22,7 +22,13 @@ import (
 // on it the vendor's own way.
 func startExport(t *testing.T, c *exportkit.Client, v exportkit.Vendor) (exportkit.Export, func(context.Context, ...exportkit.WaitOption) (exportkit.Export, error)) {
 	t.Helper()
-	ctx := context.Background()
+	return startExportCtx(t, context.Background(), c, v)
+}
+
+// startExportCtx creates an export of vendor v under ctx and returns it
+// and how to wait on it the vendor's own way.
+func startExportCtx(t *testing.T, ctx context.Context, c *exportkit.Client, v exportkit.Vendor) (exportkit.Export, func(context.Context, ...exportkit.WaitOption) (exportkit.Export, error)) {
+	t.Helper()
 	switch v {
 	case exportkit.Brainbase:
 		e, err := c.Exports.Create(ctx, &exportkit.LogExportRequest{Format: "CSV"})
