@@ -28,21 +28,8 @@ func TestNginxParts(t *testing.T) {
 			require.NoError(t, err)
 			exp := nginxExport(e.URL+"/export.csv", nginxFileSize)
 			opts := []exportkit.DownloadOption{exportkit.WithConnections(4), exportkit.WithPartSize(nginxPartSize),
-				exportkit.WithChecksum("sha1", sha1Of(e.data))}
-			var got []byte
-			var res *exportkit.DownloadResult
-			if toFile {
-				out := filepath.Join(t.TempDir(), "out.csv")
-				res, err = c.DownloadFile(t.Context(), exp, out, opts...)
-				require.NoError(t, err)
-				got, err = os.ReadFile(out)
-				require.NoError(t, err)
-			} else {
-				var buf bytes.Buffer
-				res, err = c.Download(t.Context(), exp, &buf, opts...)
-				require.NoError(t, err)
-				got = buf.Bytes()
-			}
+				exportkit.WithChecksum("sha1", sha1Hex(e.data))}
+			got, res := downloadTo(t, c, exp, toFile, opts...)
 			assert.True(t, bytes.Equal(e.data, got), "the output differs from the served file")
 			assert.True(t, res.Verified)
 			assert.Greater(t, res.Parts, 1, "fetched in parts")

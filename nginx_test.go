@@ -2,8 +2,6 @@ package exportkit_test
 
 import (
 	"bytes"
-	"crypto/sha1"
-	"encoding/hex"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -94,9 +92,22 @@ func stageServed(t *testing.T, path string, data []byte, mtime time.Time) (repla
 	}
 }
 
-func sha1Of(b []byte) string {
-	s := sha1.Sum(b)
-	return hex.EncodeToString(s[:])
+// downloadTo downloads exp to a file (DownloadFile) or to a buffer
+// (Download) and returns the bytes it wrote and the result.
+func downloadTo(t *testing.T, c *exportkit.Client, exp exportkit.Export, toFile bool, opts ...exportkit.DownloadOption) ([]byte, *exportkit.DownloadResult) {
+	t.Helper()
+	if !toFile {
+		var buf bytes.Buffer
+		res, err := c.Download(t.Context(), exp, &buf, opts...)
+		require.NoError(t, err)
+		return buf.Bytes(), res
+	}
+	out := filepath.Join(t.TempDir(), "out.csv")
+	res, err := c.DownloadFile(t.Context(), exp, out, opts...)
+	require.NoError(t, err)
+	got, err := os.ReadFile(out)
+	require.NoError(t, err)
+	return got, res
 }
 
 // nginxExport is a ready Brainbase export whose file is at u.
@@ -139,25 +150,12 @@ func TestNginxDownload(t *testing.T) {
 			exp := nginxExport(e.URL+tc.path, nginxFileSize)
 			// One stream (parts are TestNginxParts'): the file is more
 			// than two of Download's 2 MiB parts.
-			opts := []exportkit.DownloadOption{exportkit.WithChecksum("sha1", sha1Of(e.data)), exportkit.WithConnections(1)}
-			var got []byte
-			var res *exportkit.DownloadResult
-			if tc.toFile {
-				out := filepath.Join(t.TempDir(), "out.csv")
-				res, err = c.DownloadFile(t.Context(), exp, out, opts...)
-				require.NoError(t, err)
-				got, err = os.ReadFile(out)
-				require.NoError(t, err)
-			} else {
-				var buf bytes.Buffer
-				res, err = c.Download(t.Context(), exp, &buf, opts...)
-				require.NoError(t, err)
-				got = buf.Bytes()
-			}
+			opts := []exportkit.DownloadOption{exportkit.WithChecksum("sha1", sha1Hex(e.data)), exportkit.WithConnections(1)}
+			got, res := downloadTo(t, c, exp, tc.toFile, opts...)
 			assert.True(t, bytes.Equal(e.data, got), "the output differs from the served file")
 			assert.Equal(t, int64(nginxFileSize), res.Bytes)
 			assert.True(t, res.Verified)
-			assert.Equal(t, sha1Of(e.data), res.SHA1)
+			assert.Equal(t, sha1Hex(e.data), res.SHA1)
 			assert.Zero(t, res.Resumes)
 		})
 	}
@@ -332,18 +330,3 @@ func startProxy(t *testing.T, upstream string, at int64, hook func(), cut bool) 
 	})
 	return ln.Addr().String()
 }
-
-// Follow-up once WithConnections and WithPartSize are on main (the
-// parallel-parts engine, issue 10): the same peer with parts.
-//
-//   - TestNginxParts: WithConnections(4), WithPartSize(1 MiB) to a file and
-//     to a writer; byte-identical, res.Parts > 1, every ranged request in
-//     the access log a 206 with If-Match equal to the first response's
-//     ETag, the ranges disjoint and covering the file.
-//   - TestNginxPartsFileChanged: replace the file (new mtime) once the
-//     first part has arrived (a proxy that runs a hook after N bytes, as
-//     startCutProxy does, without cutting): the later parts get 412 from
-//     nginx; ErrFileChanged, nothing at the path, no .partial or state
-//     file left.
-//   - TestNginxPartsNoETag: /noetag/export.csv falls back to one stream
-//     (res.Parts == 1), no request with If-Match.
