@@ -10,6 +10,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/exportkit/exportkit/internal/httpx"
 )
 
 // Client talks to the four vendor APIs. Create it with [NewClient]; it is
@@ -382,7 +384,7 @@ func parseBaseURL(raw string) (*url.URL, error) {
 	if raw != "" && !strings.Contains(raw, "://") {
 		host, _, _ := strings.Cut(raw, "/")
 		scheme := "https://"
-		if h, _, err := net.SplitHostPort(host); err == nil && isLoopback(h) || isLoopback(host) {
+		if h, _, err := net.SplitHostPort(host); err == nil && httpx.IsLoopback(h) || httpx.IsLoopback(host) {
 			scheme = "http://"
 		}
 		raw = scheme + raw
@@ -398,21 +400,12 @@ func parseBaseURL(raw string) (*url.URL, error) {
 		return nil, kinded(ErrUnsafeURL, "unsafe URL: base URL must not hold credentials")
 	case u.RawQuery != "" || u.Fragment != "":
 		return nil, kinded(ErrUnsafeURL, "unsafe URL: base URL must not have a query or fragment")
-	case u.Scheme == "http" && !isLoopback(u.Hostname()):
+	case u.Scheme == "http" && !httpx.IsLoopback(u.Hostname()):
 		return nil, kinded(ErrUnsafeURL, "unsafe URL: plain http is allowed only to loopback hosts, not %q", u.Host)
 	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = ""
 	return u, nil
-}
-
-// isLoopback reports whether host (without port) is localhost or a loopback IP.
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // scrub replaces every credential the client holds that occurs in s.

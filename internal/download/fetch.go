@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -50,18 +49,10 @@ func checkURL(u *url.URL, allowHTTP bool) error {
 		return unsafeURL("%q is not an absolute http(s) URL", httpx.RedactURL(u))
 	case u.Host == "" || u.Hostname() == "":
 		return unsafeURL("%s has no host", httpx.RedactURL(u))
-	case u.Scheme == "http" && !allowHTTP && !isLoopback(u.Hostname()):
+	case u.Scheme == "http" && !allowHTTP && !httpx.IsLoopback(u.Hostname()):
 		return unsafeURL("plain http to %q (only https, or http to a loopback host unless WithAllowHTTP)", u.Host)
 	}
 	return nil
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // parseURL parses a URL given by a vendor or a redirect, relative to base

@@ -5,6 +5,7 @@
 package httpx
 
 import (
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -251,4 +252,15 @@ func hasPrefixFoldASCII(s, prefix string) bool {
 		}
 	}
 	return true
+}
+
+// IsLoopback reports whether host (a name or an IP address, without a
+// port) is this machine: localhost, a name under .localhost, or a loopback
+// address. Plain http is allowed only to such hosts.
+func IsLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
