@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/exportkit/exportkit/internal/httpx"
 )
 
 // Sentinel errors. Test for them with [errors.Is]; the errors this package
@@ -145,7 +147,7 @@ func (e *APIError) Is(target error) bool {
 
 // temporary reports whether the request may succeed if sent again later.
 func (e *APIError) temporary() bool {
-	return retryableStatus(e.StatusCode)
+	return httpx.RetryableStatus(e.StatusCode)
 }
 
 // ExportError reports an export job that ended without a file: failed,

@@ -196,7 +196,7 @@ func (vc *vendorClient) checkRetry(ctx context.Context, resp *http.Response, err
 		}
 		return true, nil
 	}
-	if !retryableStatus(resp.StatusCode) || noReplay {
+	if !httpx.RetryableStatus(resp.StatusCode) || noReplay {
 		return false, nil
 	}
 	if ra, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
@@ -230,12 +230,6 @@ func (vc *vendorClient) backoff(minWait, maxWait time.Duration, attempt int, res
 		}
 	}
 	return d
-}
-
-// retryableStatus: 408, 429 and every 5xx but 501 Not Implemented.
-func retryableStatus(code int) bool {
-	return code == http.StatusRequestTimeout || code == http.StatusTooManyRequests ||
-		(code >= 500 && code <= 599 && code != http.StatusNotImplemented)
 }
 
 // isDialError reports a connection that was never made, so the request

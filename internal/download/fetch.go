@@ -227,9 +227,7 @@ func (e *StatusError) Unwrap() error { return e.Err }
 
 // temporary reports whether the request may succeed if sent again later.
 func (e *StatusError) temporary() bool {
-	c := e.StatusCode
-	return c == http.StatusRequestTimeout || c == http.StatusTooManyRequests ||
-		(c >= 500 && c <= 599 && c != http.StatusNotImplemented)
+	return httpx.RetryableStatus(e.StatusCode)
 }
 
 // expired reports a storage host refusing a signed URL: 401 (B2) or 403 (S3).

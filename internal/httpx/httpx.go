@@ -264,3 +264,11 @@ func IsLoopback(host string) bool {
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
+
+// RetryableStatus reports a status worth another attempt: 408, 429 and
+// every 5xx but 501 Not Implemented. The API client and the download
+// engine retry the same statuses.
+func RetryableStatus(code int) bool {
+	return code == http.StatusRequestTimeout || code == http.StatusTooManyRequests ||
+		(code >= 500 && code <= 599 && code != http.StatusNotImplemented)
+}
