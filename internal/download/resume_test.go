@@ -216,7 +216,10 @@ func TestResumeAfterSIGKILL(t *testing.T) {
 	cmd.Wait()
 	require.FileExists(t, StatePath(path))
 
+	// The child's responses go on writing into its closed connections
+	// until their writes fail: count from when they all have ended.
 	s.pace.Store(0)
+	s.active.Wait()
 	before := s.served.Load()
 	cfg := testConfig(t, func(c *Config) { c.Checksums = []Checksum{{"sha1", sha1Of(data)}} })
 	res, err := File(t.Context(), cfg, testSource(s, "t:1", nil), path)

@@ -28,6 +28,9 @@ type fileServer struct {
 	reqs   []logged
 	spoil  func(n int, r *http.Request) spoil
 	served atomic.Int64
+	// active counts the handlers running, so that a test can wait until a
+	// killed client's responses have stopped adding to served.
+	active sync.WaitGroup
 }
 
 type logged struct {
@@ -70,6 +73,8 @@ func (s *fileServer) requests() []logged {
 }
 
 func (s *fileServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.active.Add(1)
+	defer s.active.Done()
 	s.mu.Lock()
 	n := len(s.reqs)
 	s.reqs = append(s.reqs, logged{r.Header.Get("Range"), r.Header.Get("If-Match")})
