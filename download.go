@@ -382,8 +382,11 @@ func (c *Client) engine(src *fileSource, opts []DownloadOption) (download.Config
 		Log:       c.log,
 		LogAttrs:  []slog.Attr{slog.String("vendor", string(src.vendor)), slog.String("id", src.id)},
 		Scrub:     c.scrub,
+		// The storage error's text is its status alone: downloadError
+		// gives the whole message its one prefix, vendor and id.
 		StatusError: func(resp *http.Response) error {
-			return newAPIError(src.vendor, "download", src.id, resp, c.scrub)
+			ae := newAPIError(src.vendor, "download", src.id, resp, c.scrub)
+			return &kindError{msg: ae.status(), cause: ae}
 		},
 		IdleTimeout: cfg.idleTimeout,
 		MaxResumes:  cfg.maxResumes,
@@ -473,11 +476,6 @@ func (c *Client) downloadError(src *fileSource, err error) error {
 	}
 	if strings.HasPrefix(msg, "exportkit: ") {
 		return ee
-	}
-	// A storage error inside ("gave up after 6 attempts: exportkit:
-	// brainbase: download "x": 503 …") loses its own prefix: one per message.
-	if inner := fmt.Sprintf("exportkit: %s: download %q: ", src.vendor, src.id); strings.Contains(msg, inner) {
-		ee.msg = strings.ReplaceAll(msg, inner, "")
 	}
 	return opError(src.vendor, "download", src.id, ee)
 }

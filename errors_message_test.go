@@ -3,7 +3,10 @@ package exportkit_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -201,5 +204,38 @@ func TestDownloadErrorsReadLikeEveryOtherCall(t *testing.T) {
 	_, err = c.Download(ctx, ready, io.Discard)
 	if !errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "context deadline exceeded") || !strings.Contains(err.Error(), "timed out") {
 		t.Fatalf("download past its deadline: %v, want a \"timed out\" error matching context.DeadlineExceeded", err)
+	}
+}
+
+// TestStorageErrorsHaveOnePrefix: a storage host's error, given up on or
+// not, reads with one prefix whatever the id's length (a long id is cut
+// in the message).
+func TestStorageErrorsHaveOnePrefix(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		status int
+	}{
+		{"final status", http.StatusNotFound},
+		{"given up after retries", http.StatusServiceUnavailable},
+	} {
+		for _, id := range []string{"exp_1", strings.Repeat("x", 200)} {
+			t.Run(fmt.Sprintf("%s, %d-byte id", tc.name, len(id)), func(t *testing.T) {
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					http.Error(w, "no", tc.status)
+				}))
+				defer srv.Close()
+				c, err := exportkit.NewClient(exportkit.WithBrainbaseAPIKey("k"))
+				require.NoError(t, err)
+				u := srv.URL + "/f?X-Amz-Signature=s3cret"
+				e := &exportkit.LogExport{ID: id, Status: "COMPLETED", DownloadURL: &u}
+				_, err = c.Download(t.Context(), e, io.Discard, exportkit.WithMaxResumes(0))
+				require.Error(t, err)
+				assert.Equal(t, 1, countPrefix(err.Error()), "%q", err)
+				var ae *exportkit.APIError
+				require.ErrorAs(t, err, &ae)
+				assert.Equal(t, tc.status, ae.StatusCode)
+				assert.NotContains(t, err.Error(), "s3cret")
+			})
+		}
 	}
 }
