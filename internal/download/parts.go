@@ -34,11 +34,12 @@ func (p *part) size() int64 { return p.end - p.start }
 
 // parallel is a download in parts.
 type parallel struct {
-	j      *job
-	ctx    context.Context
-	cancel context.CancelCauseFunc
-	parts  []*part
-	file   fileHandle // nil: in memory
+	j        *job
+	ctx      context.Context
+	cancel   context.CancelCauseFunc
+	parts    []*part
+	received atomic.Int64 // the sum of the parts' got: read on every chunk for progress
+	file     fileHandle   // nil: in memory
 
 	mu   sync.Mutex
 	next int   // the next part to claim
@@ -73,6 +74,9 @@ func planParts(total, size int64) []*part {
 
 func newParallel(j *job, parts []*part, file fileHandle) *parallel {
 	p := &parallel{j: j, parts: parts, file: file, changed: make(chan struct{}, 1)}
+	for _, pt := range parts {
+		p.received.Add(pt.got.Load()) // an earlier run's bytes, when resuming
+	}
 	p.ctx, p.cancel = context.WithCancelCause(j.ctx)
 	if file == nil {
 		p.bufs = make(chan []byte, j.cfg.Connections)
@@ -143,13 +147,7 @@ func (p *parallel) signal() {
 }
 
 // done is the bytes received in all parts.
-func (p *parallel) done() int64 {
-	var n int64
-	for _, pt := range p.parts {
-		n += pt.got.Load()
-	}
-	return n
-}
+func (p *parallel) done() int64 { return p.received.Load() }
 
 // prefix is the end of the contiguous received bytes from 0.
 func (p *parallel) prefix() int64 {
@@ -369,6 +367,7 @@ func (p *parallel) read(pt *part, body io.Reader, req *idleRequest) error {
 				}
 			}
 			pt.got.Add(int64(n))
+			p.received.Add(int64(n))
 			p.signal()
 			if p.j.cfg.Progress != nil {
 				p.j.progress(p.done())
