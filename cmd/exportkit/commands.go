@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/exportkit/exportkit"
+	"github.com/exportkit/exportkit/internal/download"
 )
 
 // cmdOpts are the flags of the vendor commands. Each command registers the
@@ -64,7 +65,7 @@ func (o *cmdOpts) register(fs *flag.FlagSet, cmd string) {
 		fs.BoolVar(&o.sha1, "sha1", false, "compute the file's SHA-1 even when the vendor gives none to verify")
 		fs.BoolVar(&o.noResume, "no-resume", false, "start over instead of going on from an interrupted download's partial file")
 		fs.IntVar(&o.connections, "connections", 0, "at most `N` parallel range requests (default 16; 1 = one stream)")
-		fs.Var(&o.partSize, "part-size", "`SIZE` of a ranged part: 8MiB, 512KiB, 1GiB or plain bytes (default 8MiB)")
+		fs.Var(&o.partSize, "part-size", "`SIZE` of a ranged part: 8MiB, 512KiB, 1GiB or plain bytes (default 8MiB to a file, 2MiB with -o -)")
 	case "list":
 		fs.IntVar(&o.limit, "limit", 0, "list at most `N` (default: memsolus 100, orbit 25)")
 	case "create":
@@ -116,7 +117,7 @@ var createFlags = map[exportkit.Vendor][]string{
 	exportkit.Kore:      {"type"},
 }
 
-var commonFlags = []string{"json", "quiet", "q", "base-url", "timeout", "poll-interval", "show-url"}
+var commonFlags = []string{"json", "quiet", "q", "base-url", "timeout", "poll-interval"}
 
 // pollFlag is --poll-interval MIN[,MAX].
 type pollFlag struct{ min, max time.Duration }
@@ -605,7 +606,7 @@ func (r *runner) download(ctx context.Context, t target) error {
 	tk.status("ready; downloading")
 	// A state file beside the partial file means an earlier run can be
 	// gone on from: say so at the first progress report.
-	resuming := r.o.output != "-" && !r.o.noResume && fileExists(r.o.output+".partial.state")
+	resuming := r.o.output != "-" && !r.o.noResume && fileExists(download.StatePath(r.o.output))
 	opts := []exportkit.DownloadOption{
 		exportkit.WithProgress(func(p exportkit.Progress) {
 			if resuming {

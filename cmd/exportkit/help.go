@@ -27,7 +27,7 @@ var commandDocs = map[string]commandDoc{
 		args: "[flags]",
 		summary: "Runs all four vendor flows at once against an embedded exporttest server (no account,\n" +
 			"no network): one export fails with the vendor's code, one status read gets 429 with\n" +
-			"Retry-After, one download is cut halfway and resumes. Ends with a table of what happened.",
+			"Retry-After, one download is cut a quarter of the way in and resumes. Ends with a table of what happened.",
 		examples: []string{"demo", "demo --dir exports --json"},
 	},
 	"create": {

@@ -154,7 +154,7 @@ func TestOrbitChainTimeout(t *testing.T) {
 	run := strings.TrimSpace(cli(t, srv, "create", "orbit", "aud-1").must(t, exitOK).stdout)
 	start := time.Now()
 	r := cli(t, srv, "download", "orbit", run, "-o", t.TempDir()+"/x.csv", "--timeout", "1500ms").must(t, exitTimeout)
-	if line := errorLine(t, r); !strings.Contains(line, "timed out after 1500ms") {
+	if line := errorLine(t, r); !strings.Contains(line, "timed out after 1500ms") || strings.Count(line, "exportkit:") != 1 {
 		t.Errorf("error line %q", line)
 	}
 	if took := time.Since(start); took > 10*time.Second {

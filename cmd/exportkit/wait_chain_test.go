@@ -38,18 +38,6 @@ func TestWaitOnADeadHost(t *testing.T) {
 	}
 }
 
-// --timeout bounds the whole Orbit chain, run and export together, not
-// each stage: here each takes 4 s, under the 5 s timeout, the two over it.
-func TestOrbitDownloadTimeoutBoundsTheChain(t *testing.T) {
-	t.Parallel()
-	srv := newServer(t, exporttest.ReadyAfterDuration(4*time.Second))
-	run := strings.TrimSpace(cli(t, srv, "create", "orbit", "aud-1", "--quiet").must(t, exitOK).stdout)
-	r := cli(t, srv, "download", "orbit", run, "-o", t.TempDir()+"/a.csv", "--timeout", "5s").must(t, exitTimeout)
-	if line := errorLine(t, r); strings.Count(line, "exportkit:") != 1 || !strings.Contains(line, "timed out after 5s") {
-		t.Errorf("error line %q", line)
-	}
-}
-
 // While a wait rides out an outage, its task line says so.
 func TestWaitPrintsRetrying(t *testing.T) {
 	srv := exporttest.NewServer(exporttest.ReadyAfter(2))
