@@ -60,10 +60,23 @@ func validExport(e Export) error {
 	if e == nil {
 		return &inputError{fmt.Errorf("exportkit: nil export")}
 	}
-	if v := reflect.ValueOf(e); v.Kind() == reflect.Pointer && v.IsNil() {
+	if isTypedNil(e) {
 		return &inputError{fmt.Errorf("exportkit: the export is nil (a nil %T)", e)}
 	}
 	return nil
+}
+
+// isTypedNil reports whether v is an interface holding a nil pointer (or
+// map, func, …), which would panic when used.
+func isTypedNil(v any) bool {
+	if v == nil {
+		return false
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Func, reflect.Chan, reflect.Slice, reflect.Interface:
+		return rv.IsNil()
+	}
+	return false
 }
 
 func unsupported(e Export) error {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"reflect"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -92,7 +91,7 @@ type telemetryConfig struct {
 func WithTracerProvider(tp trace.TracerProvider) Option {
 	return func(c *config) error {
 		if isTypedNil(tp) {
-			return &inputError{errors.New("exportkit: WithTracerProvider: nil tracer provider")}
+			return errors.New("exportkit: WithTracerProvider: nil tracer provider")
 		}
 		c.tel.tp = tp
 		return nil
@@ -112,24 +111,11 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return func(c *config) error {
 		if isTypedNil(mp) {
-			return &inputError{errors.New("exportkit: WithMeterProvider: nil meter provider")}
+			return errors.New("exportkit: WithMeterProvider: nil meter provider")
 		}
 		c.tel.mp = mp
 		return nil
 	}
-}
-
-// isTypedNil reports whether v is an interface holding a nil pointer (or
-// map, func, …), which would panic when used.
-func isTypedNil(v any) bool {
-	if v == nil {
-		return false
-	}
-	switch rv := reflect.ValueOf(v); rv.Kind() {
-	case reflect.Pointer, reflect.Map, reflect.Func, reflect.Chan, reflect.Slice, reflect.Interface:
-		return rv.IsNil()
-	}
-	return false
 }
 
 // noSpan is the no-op span: what is "recorded" when no tracer is set.
