@@ -19,21 +19,31 @@ import (
 // BuildCLI builds ./cmd/exportkit of the module that holds the working
 // directory into dir and returns the binary's path.
 func BuildCLI(ctx context.Context, dir string) (string, error) {
+	root, err := ModuleRoot(ctx)
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "exportkit")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/exportkit")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/exportkit: %v\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// ModuleRoot returns the directory of the exportkit module's go.mod, for
+// commands run from anywhere inside the repository.
+func ModuleRoot(ctx context.Context) (string, error) {
 	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
 	if err != nil {
 		return "", fmt.Errorf("go env GOMOD: %w", err)
 	}
 	gomod := strings.TrimSpace(string(out))
 	if gomod == "" || gomod == os.DevNull {
-		return "", fmt.Errorf("not inside the exportkit module")
+		return "", fmt.Errorf("not inside the exportkit module: run it from the repository")
 	}
-	bin := filepath.Join(dir, "exportkit")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/exportkit")
-	cmd.Dir = filepath.Dir(gomod)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/exportkit: %v\n%s", err, out)
-	}
-	return bin, nil
+	return filepath.Dir(gomod), nil
 }
 
 // CLIRun is one `exportkit download` measured as a process.

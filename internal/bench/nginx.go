@@ -26,7 +26,7 @@ func NginxPath() string {
 		return p
 	}
 	for _, p := range []string{"/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx"} {
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+		if isExecutable(p) {
 			return p
 		}
 	}
@@ -152,9 +152,6 @@ func startNginx(ctx context.Context, bin, dir, root string, port int) (*Nginx, e
 func (n *Nginx) Stop() {
 	stopProcess(n.cmd.Process, n.done, syscall.SIGQUIT)
 }
-
-// ErrorLog returns the end of nginx's error log, for a failure message.
-func (n *Nginx) ErrorLog() string { return tail(filepath.Join(n.dir, "error.log"), 2000) }
 
 // NginxRequest is one line of the access log.
 type NginxRequest struct {

@@ -63,9 +63,8 @@ func run(size int64, runs int, dir, bin string, serveOnly bool) error {
 	}
 	defer os.RemoveAll(work)
 	if bin == "" {
-		bin = filepath.Join(work, "exportkit")
-		if out, err := exec.Command("go", "build", "-o", bin, "./cmd/exportkit").CombinedOutput(); err != nil {
-			return fmt.Errorf("go build ./cmd/exportkit: %v\n%s", err, out)
+		if bin, err = bench.BuildCLI(context.Background(), work); err != nil {
+			return err
 		}
 	}
 	src := filepath.Join(work, "export.csv")

@@ -27,7 +27,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -113,7 +112,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	root, err := moduleRoot()
+	root, err := bench.ModuleRoot(ctx)
 	if err != nil {
 		return err
 	}
@@ -125,11 +124,8 @@ func run(ctx context.Context, o options) error {
 
 	bin := o.bin
 	if bin == "" {
-		bin = filepath.Join(work, "exportkit")
-		build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/exportkit")
-		build.Dir = root
-		if out, err := build.CombinedOutput(); err != nil {
-			return fmt.Errorf("go build ./cmd/exportkit: %v\n%s", err, out)
+		if bin, err = bench.BuildCLI(ctx, work); err != nil {
+			return err
 		}
 	}
 	version := exportkitVersion(root, o.bin == "")
@@ -189,7 +185,7 @@ func run(ctx context.Context, o options) error {
 	// Toxiproxy warm. aria2c -x8 is quick.
 	for _, c := range cmds {
 		if c.baseline {
-			if _, _, _, err := runOnce(ctx, c, outDir, size); err != nil {
+			if _, _, _, err := runOnce(ctx, c, outDir, size, link.BytesPerSec); err != nil {
 				return fmt.Errorf("warm-up: %w", err)
 			}
 		}
@@ -209,7 +205,7 @@ func run(ctx context.Context, o options) error {
 				return fmt.Errorf("stopped in round %d: %w", r+1, err)
 			}
 			fmt.Fprintf(os.Stderr, "round %d/%d: %s %s... ", r+1, o.rounds, c.tool, c.conns)
-			took, ps, verified, err := runOnce(ctx, c, outDir, size)
+			took, ps, verified, err := runOnce(ctx, c, outDir, size, link.BytesPerSec)
 			res := &results[i]
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "FAILED: %v\n", err)
@@ -344,7 +340,7 @@ func commands(o options, f engineFlags, bin, apiURL, fileURL, out, sha1Hex strin
 // and returns its wall time, its process state and whether it said it
 // verified the file (exportkit's JSON; aria2c with --checksum fails
 // otherwise).
-func runOnce(ctx context.Context, c command, outDir string, size int64) (time.Duration, usage, bool, error) {
+func runOnce(ctx context.Context, c command, outDir string, size, bytesPerSec int64) (time.Duration, usage, bool, error) {
 	entries, _ := os.ReadDir(outDir)
 	for _, e := range entries {
 		os.Remove(filepath.Join(outDir, e.Name()))
@@ -359,7 +355,7 @@ func runOnce(ctx context.Context, c command, outDir string, size int64) (time.Du
 	}
 	// Bound each run: ten times the time of one capped connection, and
 	// at least a minute.
-	limit := max(time.Minute, 10*time.Duration(float64(size)/20e6*float64(time.Second)))
+	limit := max(time.Minute, 10*time.Duration(float64(size)/float64(bytesPerSec)*float64(time.Second)))
 	rctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	cmd := exec.CommandContext(rctx, c.args[0], c.args[1:]...)
@@ -500,17 +496,4 @@ func exportkitVersion(root string, built bool) string {
 		v += "+dirty"
 	}
 	return v
-}
-
-// moduleRoot returns the directory of the main module's go.mod.
-func moduleRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", errors.New("not inside the exportkit module: run it from the repository")
-	}
-	return filepath.Dir(gomod), nil
 }
