@@ -91,15 +91,18 @@ func asRead[T Export](e T, info respInfo, err error) (Export, time.Duration, err
 
 // waitAs runs the polling core and returns the last export as T.
 func waitAs[T Export](ctx context.Context, c *Client, t *pollTarget, opts []WaitOption) (T, error) {
-	var e Export
-	cfg, err := c.waitConfig(opts)
-	if err != nil {
-		err = opError(t.vendor, "wait", t.id, err)
-	} else {
-		e, err = c.poll(ctx, t, cfg)
-	}
+	e, err := c.waitOn(ctx, t, opts)
 	v, _ := e.(T)
 	return v, err
+}
+
+// waitOn runs the polling core on t with a call's options.
+func (c *Client) waitOn(ctx context.Context, t *pollTarget, opts []WaitOption) (Export, error) {
+	cfg, err := c.waitConfigFor(t, opts)
+	if err != nil {
+		return nil, err
+	}
+	return c.poll(ctx, t, cfg)
 }
 
 // firstReadMin is the least time a wait's first status read is given,
@@ -350,11 +353,7 @@ func (c *Client) Wait(ctx context.Context, e Export, opts ...WaitOption) (Export
 	if err != nil {
 		return e, err
 	}
-	cfg, err := c.waitConfig(opts)
-	if err != nil {
-		return e, opError(t.vendor, "wait", t.id, err)
-	}
-	got, err := c.poll(ctx, t, cfg)
+	got, err := c.waitOn(ctx, t, opts)
 	if got == nil {
 		got = e
 	}

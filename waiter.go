@@ -43,8 +43,8 @@ func (c *Client) NewWaiter(e Export, opts ...WaitOption) (*Waiter, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := c.waitConfig(opts); err != nil {
-		return nil, opError(t.vendor, "wait", t.id, err)
+	if _, err := c.waitConfigFor(t, opts); err != nil {
+		return nil, err
 	}
 	return &Waiter{c: c, t: t, opts: opts, given: e}, nil
 }
@@ -53,13 +53,7 @@ func (c *Client) NewWaiter(e Export, opts ...WaitOption) (*Waiter, error) {
 // schedule, errors and results as [Client.Wait]. It may be called again,
 // after an error, to go on waiting.
 func (w *Waiter) Wait(ctx context.Context) (Export, error) {
-	var e Export
-	cfg, err := w.c.waitConfig(w.opts)
-	if err != nil {
-		err = opError(w.t.vendor, "wait", w.t.id, err)
-	} else {
-		e, err = w.c.poll(ctx, w.t, cfg)
-	}
+	e, err := w.c.waitOn(ctx, w.t, w.opts)
 	if e == nil && w.given != nil {
 		e = w.given
 	}
@@ -103,8 +97,8 @@ func (c *Client) ResumeWaiter(token string, opts ...WaitOption) (*Waiter, error)
 		return nil, err
 	}
 	t := c.targetFromState(st)
-	if _, err := c.waitConfig(opts); err != nil {
-		return nil, opError(t.vendor, "wait", t.id, err)
+	if _, err := c.waitConfigFor(t, opts); err != nil {
+		return nil, err
 	}
 	return &Waiter{c: c, t: t, opts: opts}, nil
 }

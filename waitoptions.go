@@ -220,3 +220,13 @@ func (c *Client) waitConfig(opts []WaitOption) (waitConfig, error) {
 	err := cfg.apply(opts)
 	return cfg, err
 }
+
+// waitConfigFor is waitConfig for a wait on t: a bad option's error names
+// t's vendor and id.
+func (c *Client) waitConfigFor(t *pollTarget, opts []WaitOption) (waitConfig, error) {
+	cfg, err := c.waitConfig(opts)
+	if err != nil {
+		return cfg, opError(t.vendor, "wait", t.id, err)
+	}
+	return cfg, nil
+}
