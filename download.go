@@ -33,20 +33,13 @@ type Progress struct {
 // DownloadOption configures a download.
 type DownloadOption func(*downloadConfig)
 
+// downloadConfig is what the options set: the engine's own settings, and
+// the progress callback in this package's terms.
 type downloadConfig struct {
-	progress    func(Progress)
-	idleTimeout time.Duration
-	maxResumes  int
-	checksums   []checksum
-	allowHTTP   bool
-	sha1        bool
-	connections int
-	partSize    int64
-	noResume    bool
-	errs        []error // bad options, reported by the call
+	download.Config
+	progress func(Progress)
+	errs     []error // bad options, reported by the call
 }
-
-type checksum struct{ algo, hex string }
 
 func (c *downloadConfig) bad(format string, args ...any) {
 	c.errs = append(c.errs, fmt.Errorf(format, args...))
@@ -68,7 +61,7 @@ func WithIdleTimeout(d time.Duration) DownloadOption {
 			c.bad("WithIdleTimeout(%s): must be positive", d)
 			return
 		}
-		c.idleTimeout = d
+		c.IdleTimeout = d
 	}
 }
 
@@ -81,14 +74,14 @@ func WithMaxResumes(n int) DownloadOption {
 			c.bad("WithMaxResumes(%d): must not be negative", n)
 			return
 		}
-		c.maxResumes = n
+		c.MaxResumes = n
 	}
 }
 
 // WithChecksum verifies the download against a hex digest computed in the
 // same pass. algo is "sha1", "sha256" or "md5".
 func WithChecksum(algo, hex string) DownloadOption {
-	return func(c *downloadConfig) { c.checksums = append(c.checksums, checksum{algo, hex}) }
+	return func(c *downloadConfig) { c.Checksums = append(c.Checksums, download.Checksum{Algo: algo, Hex: hex}) }
 }
 
 // WithSHA1 computes the file's SHA-1 (DownloadResult.SHA1) even when none
@@ -96,7 +89,7 @@ func WithChecksum(algo, hex string) DownloadOption {
 // compared: with a vendor's SHA-1 (Orbit's contentSha1, B2's
 // X-Bz-Content-Sha1) or a WithChecksum("sha1", …).
 func WithSHA1() DownloadOption {
-	return func(c *downloadConfig) { c.sha1 = true }
+	return func(c *downloadConfig) { c.SHA1 = true }
 }
 
 // WithoutSHA1 does nothing: SHA-1 is now computed only where it is
@@ -116,7 +109,7 @@ func WithConnections(n int) DownloadOption {
 			c.bad("WithConnections(%d): must be at least 1", n)
 			return
 		}
-		c.connections = n
+		c.Connections = n
 	}
 }
 
@@ -130,20 +123,20 @@ func WithPartSize(n int64) DownloadOption {
 			c.bad("WithPartSize(%d): must be at least %d", n, download.MinPartSize)
 			return
 		}
-		c.partSize = n
+		c.PartSize = n
 	}
 }
 
 // WithoutResume makes DownloadFile start afresh, discarding the partial
 // file and state an earlier interrupted run to the same path left.
 func WithoutResume() DownloadOption {
-	return func(c *downloadConfig) { c.noResume = true }
+	return func(c *downloadConfig) { c.NoResume = true }
 }
 
 // WithAllowHTTP allows plain http download URLs to non-loopback hosts.
 // Loopback http is always allowed.
 func WithAllowHTTP() DownloadOption {
-	return func(c *downloadConfig) { c.allowHTTP = true }
+	return func(c *downloadConfig) { c.AllowHTTP = true }
 }
 
 // fileLocation says where an export's file is and what to expect of it.
@@ -195,22 +188,22 @@ func readyForDownload(e Export) error {
 // newDownloadConfig applies opts over the defaults and checks them, so that
 // a bad option fails before any request.
 func newDownloadConfig(opts []DownloadOption) (downloadConfig, error) {
-	cfg := downloadConfig{
-		idleTimeout: download.DefaultIdleTimeout, maxResumes: download.DefaultMaxResumes,
-		connections: download.DefaultConnections, // partSize 0: the engine's default for the mode
-	}
+	cfg := downloadConfig{Config: download.Config{
+		IdleTimeout: download.DefaultIdleTimeout, MaxResumes: download.DefaultMaxResumes,
+		Connections: download.DefaultConnections, // PartSize 0: the engine's default for the mode
+	}}
 	for _, o := range opts {
 		if o != nil {
 			o(&cfg)
 		}
 	}
-	for i, cs := range cfg.checksums {
-		n, err := download.NormalizeChecksum(cs.algo, cs.hex)
+	for i, cs := range cfg.Checksums {
+		n, err := download.NormalizeChecksum(cs.Algo, cs.Hex)
 		if err != nil {
 			cfg.bad("WithChecksum: %w", err)
 			continue
 		}
-		cfg.checksums[i] = checksum{algo: n.Algo, hex: n.Hex}
+		cfg.Checksums[i] = n
 	}
 	if len(cfg.errs) > 0 {
 		return cfg, &inputError{fmt.Errorf("exportkit: download option: %w", errors.Join(cfg.errs...))}
@@ -376,31 +369,20 @@ func (c *Client) engine(src *fileSource, opts []DownloadOption) (download.Config
 	if ke := src.knownErr; ke != nil && !errors.Is(ke, ErrNotReady) && !errors.Is(ke, errNoDownloadURL) {
 		return download.Config{}, nil, ke // the held export failed or expired: a status read cannot help
 	}
-	ec := download.Config{
-		Client:    c.storage,
-		UserAgent: c.ua,
-		Log:       c.log,
-		LogAttrs:  []slog.Attr{slog.String("vendor", string(src.vendor)), slog.String("id", src.id)},
-		Scrub:     c.scrub,
-		// The storage error's text is its status alone: downloadError
-		// gives the whole message its one prefix, vendor and id.
-		StatusError: func(resp *http.Response) error {
-			ae := newAPIError(src.vendor, "download", src.id, resp, c.scrub)
-			return &kindError{msg: ae.status(), cause: ae}
-		},
-		IdleTimeout: cfg.idleTimeout,
-		MaxResumes:  cfg.maxResumes,
-		AllowHTTP:   cfg.allowHTTP,
-		SHA1:        cfg.sha1,
-		Connections: cfg.connections,
-		PartSize:    cfg.partSize,
-		NoResume:    cfg.noResume,
+	ec := cfg.Config
+	ec.Client = c.storage
+	ec.UserAgent = c.ua
+	ec.Log = c.log
+	ec.LogAttrs = []slog.Attr{slog.String("vendor", string(src.vendor)), slog.String("id", src.id)}
+	ec.Scrub = c.scrub
+	// The storage error's text is its status alone: downloadError gives
+	// the whole message its one prefix, vendor and id.
+	ec.StatusError = func(resp *http.Response) error {
+		ae := newAPIError(src.vendor, "download", src.id, resp, c.scrub)
+		return &kindError{msg: ae.status(), cause: ae}
 	}
 	if f := cfg.progress; f != nil {
 		ec.Progress = func(done, total int64) { f(Progress{Done: done, Total: total}) }
-	}
-	for _, cs := range cfg.checksums {
-		ec.Checksums = append(ec.Checksums, download.Checksum{Algo: cs.algo, Hex: cs.hex})
 	}
 	key := src.key
 	if key == "" {
