@@ -154,27 +154,43 @@ type errorJSON struct {
 	Exit  int    `json:"exit"`  // the exit code
 }
 
-// errorKinds name, in order of precedence, what an error is.
-var errorKinds = []struct {
+// errorKindRow is what an error is, for scripts (kind) and for the exit
+// code.
+type errorKindRow struct {
 	err  error
 	kind string
-}{
-	{exportkit.ErrInvalidInput, "invalid_input"},
-	{exportkit.ErrWaitTimeout, "timeout"},
-	{context.DeadlineExceeded, "timeout"},
-	{exportkit.ErrExportFailed, "export_failed"},
-	{exportkit.ErrExportExpired, "export_expired"},
-	{exportkit.ErrExportCanceled, "export_canceled"},
-	{exportkit.ErrExportSuperseded, "export_superseded"},
-	{exportkit.ErrNotFound, "not_found"},
-	{exportkit.ErrUnauthorized, "unauthorized"},
-	{exportkit.ErrForbidden, "forbidden"},
-	{exportkit.ErrRateLimited, "rate_limited"},
-	{exportkit.ErrNotReady, "not_ready"},
-	{exportkit.ErrChecksumMismatch, "checksum_mismatch"},
-	{exportkit.ErrSizeMismatch, "size_mismatch"},
-	{exportkit.ErrFileChanged, "file_changed"},
-	{exportkit.ErrUnsafeURL, "unsafe_url"},
+	exit int
+}
+
+// errorKinds name, in order of precedence, what an error is and the exit
+// code it gives; an error none matches is "error", exit 1.
+var errorKinds = []errorKindRow{
+	{exportkit.ErrInvalidInput, "invalid_input", exitUsage},
+	{exportkit.ErrWaitTimeout, "timeout", exitTimeout},
+	{context.DeadlineExceeded, "timeout", exitTimeout},
+	{exportkit.ErrExportFailed, "export_failed", exitFailed},
+	{exportkit.ErrExportExpired, "export_expired", exitExpired},
+	{exportkit.ErrExportCanceled, "export_canceled", exitFailed},
+	{exportkit.ErrExportSuperseded, "export_superseded", exitFailed},
+	{exportkit.ErrNotFound, "not_found", exitError},
+	{exportkit.ErrUnauthorized, "unauthorized", exitError},
+	{exportkit.ErrForbidden, "forbidden", exitError},
+	{exportkit.ErrRateLimited, "rate_limited", exitError},
+	{exportkit.ErrNotReady, "not_ready", exitError},
+	{exportkit.ErrChecksumMismatch, "checksum_mismatch", exitError},
+	{exportkit.ErrSizeMismatch, "size_mismatch", exitError},
+	{exportkit.ErrFileChanged, "file_changed", exitError},
+	{exportkit.ErrUnsafeURL, "unsafe_url", exitError},
+}
+
+// classify returns err's row of errorKinds.
+func classify(err error) errorKindRow {
+	for _, k := range errorKinds {
+		if errors.Is(err, k.err) {
+			return k
+		}
+	}
+	return errorKindRow{kind: "error", exit: exitError}
 }
 
 // errorKind names what err is, for scripts: a word of errorKinds, "usage",
@@ -187,12 +203,7 @@ func errorKind(err error, code int) string {
 	case errors.As(err, &ue):
 		return "usage"
 	}
-	for _, k := range errorKinds {
-		if errors.Is(err, k.err) {
-			return k.kind
-		}
-	}
-	return "error"
+	return classify(err).kind
 }
 
 // errorCode is the vendor's own code for err when it sent one (an export's
@@ -266,20 +277,15 @@ func exitCode(ctx context.Context, err error) int {
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.As(err, &ue), errors.Is(err, exportkit.ErrInvalidInput):
+	case errors.As(err, &ue):
 		return exitUsage
-	case ctx.Err() != nil:
+	}
+	k := classify(err)
+	if k.exit != exitUsage && ctx.Err() != nil {
 		// Whatever failed after Ctrl-C failed because of it.
 		return exitInterrupted
-	case errors.Is(err, exportkit.ErrWaitTimeout), errors.Is(err, context.DeadlineExceeded):
-		return exitTimeout
-	case errors.Is(err, exportkit.ErrExportExpired):
-		return exitExpired
-	case errors.Is(err, exportkit.ErrExportFailed), errors.Is(err, exportkit.ErrExportCanceled),
-		errors.Is(err, exportkit.ErrExportSuperseded):
-		return exitFailed
 	}
-	return exitError
+	return k.exit
 }
 
 // oneLine makes sure an error is printed as one line, with the
