@@ -5,14 +5,26 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
-// TestDemoOneTruth: the live lines, the table and --json say the same
+// TestDemoOneTruth: the demo, as a newcomer runs it, ends as scripted in
+// well under a minute; the live lines, the table and --json say the same
 // about each flow (verified or not, and by whom), the table shows whole
 // ids, and the request counts come from the fake server's request log.
 func TestDemoOneTruth(t *testing.T) {
 	t.Parallel()
+	start := time.Now()
 	text := runWith(t, nil, "demo").must(t, exitOK)
+	for _, want := range []string{"VENDOR", "EXPORT ID", "SHA-1", "VERIFIED", "brainbase", "memsolus", "orbit", "kore",
+		"failed", demoFailCode, "resumed 1×", "429 Retry-After", "All 5 flows ended as scripted", "Polling every"} {
+		if !strings.Contains(text.stdout, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, text.stdout)
+		}
+	}
+	if took := time.Since(start); took > 20*time.Second {
+		t.Errorf("demo took %s, want well under a minute", took)
+	}
 	js := runWith(t, nil, "demo", "--json", "-q").must(t, exitOK)
 	var flows []struct {
 		Vendor, ID, State, Verified string

@@ -153,22 +153,6 @@ func newServer(t *testing.T, opts ...exporttest.Option) *exporttest.Server {
 	return srv
 }
 
-func TestDemo(t *testing.T) {
-	t.Parallel()
-	start := time.Now()
-	r := runWith(t, nil, "demo")
-	r.must(t, exitOK)
-	for _, want := range []string{"VENDOR", "EXPORT ID", "SHA-1", "VERIFIED", "brainbase", "memsolus", "orbit", "kore",
-		"failed", demoFailCode, "resumed 1×", "429 Retry-After", "All 5 flows ended as scripted", "Polling every"} {
-		if !strings.Contains(r.stdout, want) {
-			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)
-		}
-	}
-	if took := time.Since(start); took > 20*time.Second {
-		t.Errorf("demo took %s, want well under a minute", took)
-	}
-}
-
 // TestVendorFlows runs create, get, wait and download for every vendor,
 // as a script would: the id create prints is what the next command takes.
 func TestVendorFlows(t *testing.T) {
