@@ -37,7 +37,7 @@ func TestClientBadOption(t *testing.T) {
 	if !strings.Contains(err.Error(), "exporttest: Server.Client: ") || !strings.Contains(err.Error(), "WithRetry") {
 		t.Errorf("panic %q does not say what was wrong", err)
 	}
-	if _, cerr := srv.ClientE(bad); !errors.Is(err, errors.Unwrap(err)) || errors.Unwrap(err).Error() != cerr.Error() {
+	if _, cerr := srv.ClientE(bad); errors.Unwrap(err) == nil || errors.Unwrap(err).Error() != cerr.Error() {
 		t.Errorf("panic %q does not wrap ClientE's error %q", err, cerr)
 	}
 }

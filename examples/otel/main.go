@@ -71,12 +71,12 @@ func run(ctx context.Context, out io.Writer) error {
 	defer mp.Shutdown(context.Background())
 	otel.SetTextMapPropagator(propagation.TraceContext{})
 
-	c, err := exportkit.NewClient(append(srv.ClientOptions(),
+	c, err := srv.ClientE(
 		exportkit.WithTracerProvider(tp),
 		exportkit.WithMeterProvider(mp),
 		exportkit.WithRetry(3, 50*time.Millisecond, time.Second),
 		exportkit.WithDefaultWait(exportkit.WithPollInterval(20*time.Millisecond, 100*time.Millisecond)),
-	)...)
+	)
 	if err != nil {
 		return err
 	}
