@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/exportkit/exportkit/internal/httpx"
 )
@@ -229,11 +230,7 @@ func quoteID(id string) string {
 	if len(id) <= maxIDInMessage {
 		return strconv.Quote(id)
 	}
-	cut := maxIDInMessage
-	for cut > 0 && !utf8RuneStart(id[cut]) {
-		cut--
-	}
-	return fmt.Sprintf("%s (%d bytes)", strconv.Quote(id[:cut]+"…"), len(id))
+	return fmt.Sprintf("%s (%d bytes)", strconv.Quote(cutUTF8(id, maxIDInMessage)+"…"), len(id))
 }
 
 // kindError is an error that matches sentinels with errors.Is through its
@@ -382,14 +379,17 @@ func excerpt(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	cut := n
-	for cut > 0 && !utf8RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
+	return cutUTF8(s, n) + "…"
 }
 
-func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
+// cutUTF8 returns s's first n bytes (n < len(s)), fewer where the n-th
+// byte is inside a character, so that no character is cut in two.
+func cutUTF8(s string, n int) string {
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
 
 func firstHeader(h http.Header, names ...string) string {
 	for _, n := range names {
