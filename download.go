@@ -395,18 +395,18 @@ func (c *Client) engine(src *fileSource, opts []DownloadOption) (download.Config
 			if err != nil {
 				return nil, err
 			}
-			return loc.engine(ctx), nil
+			return loc.engine(), nil
 		},
 	}
 	if src.known != nil {
-		es.Known = src.known.engine(context.Background())
+		es.Known = src.known.engine()
 	}
 	return ec, es, nil
 }
 
 // engine is the location as the download engine takes it: a Memsolus-like
 // authenticated request becomes its Open.
-func (l *fileLocation) engine(context.Context) *download.Location {
+func (l *fileLocation) engine() *download.Location {
 	loc := &download.Location{URL: l.url, Size: l.size, SHA1: l.sha1, Name: l.name}
 	if l.api != nil {
 		api, base := l.api, *l.apiReq

@@ -2,6 +2,7 @@ package download
 
 import (
 	"context"
+	"fmt"
 	"io"
 )
 
@@ -90,19 +91,14 @@ func Copy(ctx context.Context, cfg Config, src *Source, w io.Writer) (*Result, e
 	}
 }
 
-// writeErr is a failure of the caller's writer.
-type writeErr struct{ err error }
-
-func (e *writeErr) Error() string { return "write: " + e.err.Error() }
-func (e *writeErr) Unwrap() error { return e.err }
-
+// write writes b to the caller's writer; a failure reads "write: …".
 func write(w io.Writer, b []byte) error {
 	m, err := w.Write(b)
 	if err == nil && m < len(b) {
 		err = io.ErrShortWrite
 	}
 	if err != nil {
-		return &writeErr{err}
+		return fmt.Errorf("write: %w", err)
 	}
 	return nil
 }

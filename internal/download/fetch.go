@@ -148,7 +148,7 @@ func (j *job) fetchStorage(ctx context.Context, u *url.URL, h http.Header, hops 
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 		if err != nil {
-			return nil, unsafeURL("%s: %v", httpx.RedactURL(u), CleanError(err))
+			return nil, unsafeURL("%s: %v", httpx.RedactURL(u), httpx.CleanError(err))
 		}
 		req.Header = h.Clone()
 		if j.cfg.UserAgent != "" {
@@ -159,7 +159,7 @@ func (j *job) fetchStorage(ctx context.Context, u *url.URL, h http.Header, hops 
 		resp, err := j.cfg.Client.Do(req)
 		j.logRequest(ctx, u, off, start, resp, err)
 		if err != nil {
-			return nil, CleanError(err)
+			return nil, httpx.CleanError(err)
 		}
 		if !isRedirect(resp.StatusCode) {
 			return resp, nil
@@ -207,7 +207,7 @@ func (j *job) logRequest(ctx context.Context, u *url.URL, off int64, start time.
 		slog.Duration("elapsed", time.Since(start)),
 	)
 	if err != nil {
-		attrs = append(attrs, slog.String("error", j.cfg.Scrub(httpx.RedactText(CleanError(err).Error()))))
+		attrs = append(attrs, slog.String("error", j.cfg.Scrub(httpx.RedactText(httpx.CleanError(err).Error()))))
 	} else {
 		attrs = append(attrs, slog.Int("status", resp.StatusCode))
 	}
@@ -245,9 +245,6 @@ func (j *job) statusError(resp *http.Response) error {
 	}
 	return &StatusError{StatusCode: resp.StatusCode, RetryAfter: ra, Err: err}
 }
-
-// CleanError redacts the URL in a *url.Error and keeps its cause.
-func CleanError(err error) error { return httpx.CleanError(err) }
 
 // validator returns an ETag or Last-Modified value when it is short
 // printable ASCII that can be sent back in a header, else "".

@@ -295,10 +295,8 @@ func transient(err error) bool {
 		var ne net.Error
 		return errors.As(oe.err, &ne) && !errors.Is(oe.err, context.Canceled) && !errors.Is(oe.err, context.DeadlineExceeded)
 	}
-	return retryableTransportError(err)
+	return httpx.RetryableTransportError(err)
 }
-
-func retryableTransportError(err error) bool { return httpx.RetryableTransportError(err) }
 
 // expired reports a storage host refusing a signed URL.
 func expired(err error) bool {
@@ -346,5 +344,5 @@ func (r *idleRequest) err(parent context.Context, err error) error {
 	if context.Cause(r.ctx) == errIdleTimeout {
 		return errIdleTimeout
 	}
-	return CleanError(err)
+	return httpx.CleanError(err)
 }
