@@ -631,9 +631,9 @@ type downloadTel struct {
 }
 
 // startDownload starts an "exportkit.download" span for src, unless
-// nothing is recorded or ctx is already inside a download (DownloadFile's
-// own call to download): then it returns ctx and nil, whose end does
-// nothing.
+// nothing is recorded or ctx is already inside a download (a context that
+// a download's own requests carry): then it returns ctx and nil, whose end
+// does nothing, so that one download is never counted twice.
 func (t *telemetry) startDownload(ctx context.Context, src *fileSource) (context.Context, *downloadTel) {
 	if !t.on() {
 		return ctx, nil
