@@ -59,6 +59,10 @@ type AudienceExport struct {
 
 	// RequestID is meta.request_id of the response the export came in.
 	RequestID string `json:"-"`
+	// Reused reports, for the export [AudiencesService.CreateExport]
+	// returned, that the run already had it (Orbit answered 200, not 202
+	// for a new one).
+	Reused bool `json:"-"`
 }
 
 // AudienceExportRecord is Orbit's IntentAudienceExport object.
@@ -339,9 +343,13 @@ func (s *AudiencesService) CreateExport(ctx context.Context, audienceID, runID s
 	if err != nil {
 		return nil, opError(Orbit, op, runID, err)
 	}
-	env, _, err := call[envelope[*AudienceExport]](ctx, s.api, request{op: op, id: runID,
+	env, info, err := call[envelope[*AudienceExport]](ctx, s.api, request{op: op, id: runID,
 		method: http.MethodPost, path: path + "/exports"})
-	return unwrapExport(env, op, runID, err)
+	e, err := unwrapExport(env, op, runID, err)
+	if e != nil {
+		e.Reused = info.status == http.StatusOK
+	}
+	return e, err
 }
 
 func unwrapExport(env *envelope[*AudienceExport], op, id string, err error) (*AudienceExport, error) {

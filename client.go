@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -400,12 +401,47 @@ func parseBaseURL(raw string) (*url.URL, error) {
 		return nil, kinded(ErrUnsafeURL, "unsafe URL: base URL must not hold credentials")
 	case u.RawQuery != "" || u.Fragment != "":
 		return nil, kinded(ErrUnsafeURL, "unsafe URL: base URL must not have a query or fragment")
+	case !validHost(u):
+		return nil, kinded(ErrInvalidInput, "%q: not a host", redactText(raw))
 	case u.Scheme == "http" && !httpx.IsLoopback(u.Hostname()):
 		return nil, kinded(ErrUnsafeURL, "unsafe URL: plain http is allowed only to loopback hosts, not %q", u.Host)
 	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = ""
 	return u, nil
+}
+
+// validHost reports whether u names a host that can be dialled: an IP
+// address other than the unspecified one (0.0.0.0, ::), or a DNS name of
+// letters, digits, hyphens and underscores in dot-separated labels that
+// do not start or end with a hyphen; and a port, if any, from 1 to 65535.
+// "::" or "-q" (an unset variable before a flag) is not one.
+func validHost(u *url.URL) bool {
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return false
+		}
+	} else if strings.HasSuffix(u.Host, ":") {
+		return false
+	}
+	h := u.Hostname()
+	if ip := net.ParseIP(h); ip != nil {
+		return !ip.IsUnspecified()
+	}
+	if h == "" || len(h) > 253 || strings.Contains(u.Host, "[") {
+		return false
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(h, "."), ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // scrub replaces every credential the client holds that occurs in s.

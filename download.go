@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -303,6 +304,10 @@ func (c *Client) downloadFile(ctx context.Context, src *fileSource, path string,
 	defer func() { dt.end(res, err) }()
 	if path == "" {
 		return nil, &inputError{errors.New("exportkit: download: empty path")}
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		// Refused before any request: the rename at the end would fail.
+		return nil, &inputError{fmt.Errorf("exportkit: download: %q is a directory", path)}
 	}
 	cfg, esrc, err := c.engine(src, opts)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"time"
@@ -100,15 +101,22 @@ type ExportsService struct {
 }
 
 // Create starts a log export. A format of CSV or JSON may be given in any
-// case: it is sent upper case, as Brainbase spells it. The request is sent
-// once: a create is never replayed after it may have reached the server.
+// case: it is sent upper case, as Brainbase spells it; any other format is
+// an error matching [ErrInvalidInput], before anything is sent. The
+// request is sent once: a create is never replayed after it may have
+// reached the server.
 //
 // Brainbase API: POST /api/team/exports
 func (s *ExportsService) Create(ctx context.Context, r *LogExportRequest) (*LogExport, error) {
 	if r == nil {
 		r = &LogExportRequest{}
 	}
-	if f, ok := oneOf(r.Format, logFormats); ok && f != r.Format {
+	f, ok := oneOf(r.Format, logFormats)
+	if !ok {
+		return nil, opError(Brainbase, "create export", "",
+			&inputError{fmt.Errorf("format %q is not CSV or JSON", excerpt(r.Format, 64))})
+	}
+	if f != r.Format {
 		n := *r
 		n.Format = f
 		r = &n

@@ -165,3 +165,21 @@ func TestKoreHalfAppFromEnv(t *testing.T) {
 	_, err := exportkit.NewClient(exportkit.WithKoreApp("cs-1", ""))
 	assert.ErrorContains(t, err, "WithKoreApp needs both")
 }
+
+// TestBaseURLNotAHost: a base URL whose host cannot be dialled is refused
+// by NewClient, before any request: "::" would dial :443, "-q" (an unset
+// variable before a flag) would be looked up in DNS and retried.
+func TestBaseURLNotAHost(t *testing.T) {
+	for _, given := range []string{"::", "-q", "https://-q", "https://0.0.0.0", "http://[::]:80", "https://a..b",
+		"https://host:0", "https://host:99999", "https://host:", "https://bad-.example.com"} {
+		_, err := exportkit.NewClient(exportkit.WithBrainbaseAPIKey(testBrainbaseKey), exportkit.WithBaseURL(exportkit.Brainbase, given))
+		if assert.Error(t, err, given) {
+			assert.ErrorIs(t, err, exportkit.ErrInvalidInput, given)
+			assert.Contains(t, err.Error(), "not a host", given)
+		}
+	}
+	for _, given := range []string{"https://api.example.com", "https://under_score.example.com:8443/v1", "http://[::1]:9", "http://127.0.0.1:1", "localhost:8080", "https://1.2.3.4"} {
+		_, err := exportkit.NewClient(exportkit.WithBrainbaseAPIKey(testBrainbaseKey), exportkit.WithBaseURL(exportkit.Brainbase, given))
+		assert.NoError(t, err, given)
+	}
+}

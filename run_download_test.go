@@ -62,3 +62,33 @@ func TestDownloadOrbitRun(t *testing.T) {
 	require.ErrorIs(t, err, exportkit.ErrExportFailed)
 	require.Len(t, srv.Requests(), before)
 }
+
+// TestDownloadFileToADirectory: a path that is a directory is refused
+// before any request, as input.
+func TestDownloadFileToADirectory(t *testing.T) {
+	srv := exporttest.NewServer()
+	defer srv.Close()
+	c := srv.Client()
+	ref, err := srv.AddExport(exportkit.Brainbase)
+	require.NoError(t, err)
+	_, err = c.Exports.DownloadFile(context.Background(), ref.ID, t.TempDir())
+	require.ErrorIs(t, err, exportkit.ErrInvalidInput)
+	require.Contains(t, err.Error(), "is a directory")
+	require.Empty(t, srv.Requests())
+}
+
+// TestBrainbaseFormatRefused: a format Brainbase does not have is refused
+// before anything is sent, as Memsolus's is.
+func TestBrainbaseFormatRefused(t *testing.T) {
+	srv := exporttest.NewServer()
+	defer srv.Close()
+	c := srv.Client()
+	for _, f := range []string{"XML", "csv ", "markdown"} {
+		_, err := c.Exports.Create(context.Background(), &exportkit.LogExportRequest{Format: f})
+		require.ErrorIs(t, err, exportkit.ErrInvalidInput, "format %q", f)
+		require.Contains(t, err.Error(), "is not CSV or JSON")
+	}
+	require.Empty(t, srv.Requests())
+	_, err := c.Exports.Create(context.Background(), &exportkit.LogExportRequest{Format: "json"})
+	require.NoError(t, err)
+}

@@ -75,7 +75,14 @@ func newVendorClient(c *Client, v Vendor, base *url.URL, auth authFunc, hc *http
 		RetryMax:     vc.retry.max,
 		CheckRetry:   vc.checkRetry,
 		Backoff:      vc.backoff,
-		ErrorHandler: retryablehttp.PassthroughErrorHandler,
+		// The response or error of the last attempt, as it is, with the
+		// number of attempts made when there was no response at all.
+		ErrorHandler: func(resp *http.Response, err error, tries int) (*http.Response, error) {
+			if err != nil && tries > 1 {
+				err = &triesError{err: err, tries: tries}
+			}
+			return resp, err
+		},
 		// Credentials are set per attempt: a Kore JWT carries a jti that
 		// must never be sent twice. The header map is cloned because the
 		// previous attempt's request shares it.
@@ -188,10 +195,13 @@ func (vc *vendorClient) checkRetry(ctx context.Context, resp *http.Response, err
 	}
 	noReplay, _ := ctx.Value(noReplayKey{}).(bool)
 	if err != nil {
+		if !retryableTransportError(err) {
+			return false, nil // an unknown host, a TLS mismatch: another attempt gets the same
+		}
 		if isDialError(err) {
 			return true, nil
 		}
-		if noReplay || !retryableTransportError(err) {
+		if noReplay {
 			return false, nil
 		}
 		return true, nil
@@ -231,6 +241,16 @@ func (vc *vendorClient) backoff(minWait, maxWait time.Duration, attempt int, res
 	}
 	return d
 }
+
+// triesError is the transport error of a request's last attempt, and how
+// many attempts were made.
+type triesError struct {
+	err   error
+	tries int
+}
+
+func (e *triesError) Error() string { return e.err.Error() }
+func (e *triesError) Unwrap() error { return e.err }
 
 // isDialError reports a connection that was never made, so the request
 // never reached the server.
@@ -318,6 +338,10 @@ func (vc *vendorClient) send(ctx context.Context, r *request) (*http.Response, e
 		}
 		if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
 			return nil, opError(vc.vendor, r.op, r.id, contextError(ctx))
+		}
+		var te *triesError
+		if errors.As(err, &te) {
+			return nil, opError(vc.vendor, r.op, r.id, fmt.Errorf("%w (%d attempts)", cleanError(te.err), te.tries))
 		}
 		return nil, opError(vc.vendor, r.op, r.id, cleanError(err))
 	}

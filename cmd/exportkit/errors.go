@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 
 	"github.com/exportkit/exportkit"
@@ -73,8 +74,14 @@ var errorKinds = []errorKindRow{
 	{exportkit.ErrUnsafeURL, "unsafe_url", exitError},
 }
 
-// classify returns err's row of errorKinds.
+// classify returns err's row of errorKinds. A vendor's 400 or 422 answer
+// is its validation of the request: input, as what the SDK refuses before
+// sending is.
 func classify(err error) errorKindRow {
+	var ae *exportkit.APIError
+	if errors.As(err, &ae) && (ae.StatusCode == http.StatusBadRequest || ae.StatusCode == http.StatusUnprocessableEntity) {
+		return errorKinds[0]
+	}
 	for _, k := range errorKinds {
 		if errors.Is(err, k.err) {
 			return k

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"net"
 	"net/url"
 	"strings"
 )
@@ -44,18 +45,26 @@ func CleanError(err error) error {
 }
 
 // RetryableTransportError is false for transport errors that another
-// attempt cannot fix: bad certificates, an unsupported scheme, a context
-// that ended.
+// attempt cannot fix: bad certificates, TLS spoken to a server that does
+// not (https:// to an http server), a host name that does not exist, an
+// unsupported scheme, a context that ended.
 func RetryableTransportError(err error) bool {
 	var (
 		unknownCA *x509.UnknownAuthorityError
 		verify    *tls.CertificateVerificationError
 		hostname  x509.HostnameError
+		record    tls.RecordHeaderError
+		dns       *net.DNSError
 	)
 	switch {
 	case errors.As(err, &unknownCA), errors.As(err, &verify), errors.As(err, &hostname),
+		errors.As(err, &record),
 		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return false
+	case errors.As(err, &dns) && dns.IsNotFound:
+		return false
 	}
-	return !strings.Contains(err.Error(), "unsupported protocol scheme")
+	msg := err.Error()
+	return !strings.Contains(msg, "unsupported protocol scheme") &&
+		!strings.Contains(msg, "server gave HTTP response to HTTPS client") // net/http's words for a RecordHeaderError
 }
