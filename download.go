@@ -284,6 +284,9 @@ func (c *Client) Open(ctx context.Context, e Export, opts ...DownloadOption) (io
 
 // download copies the file to w.
 func (c *Client) download(ctx context.Context, src *fileSource, w io.Writer, opts []DownloadOption) (res *DownloadResult, err error) {
+	if err := checkContext(ctx); err != nil {
+		return nil, err
+	}
 	ctx, dt := c.tel.startDownload(ctx, src)
 	defer func() { dt.end(res, err) }()
 	if w == nil {
@@ -300,6 +303,9 @@ func (c *Client) download(ctx context.Context, src *fileSource, w io.Writer, opt
 // downloadFile downloads to path atomically, resuming an earlier run's
 // partial file (see DownloadFile).
 func (c *Client) downloadFile(ctx context.Context, src *fileSource, path string, opts []DownloadOption) (res *DownloadResult, err error) {
+	if err := checkContext(ctx); err != nil {
+		return nil, err
+	}
 	ctx, dt := c.tel.startDownload(ctx, src)
 	defer func() { dt.end(res, err) }()
 	if path == "" {
@@ -307,7 +313,7 @@ func (c *Client) downloadFile(ctx context.Context, src *fileSource, path string,
 	}
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		// Refused before any request: the rename at the end would fail.
-		return nil, &inputError{fmt.Errorf("exportkit: download: %q is a directory", path)}
+		return nil, opError(src.vendor, "download", src.id, &inputError{fmt.Errorf("%q is a directory", path)})
 	}
 	cfg, esrc, err := c.engine(src, opts)
 	if err != nil {
@@ -320,6 +326,9 @@ func (c *Client) downloadFile(ctx context.Context, src *fileSource, path string,
 // open returns the engine's reader: it resumes under the caller's reads
 // and reports a verification failure instead of io.EOF.
 func (c *Client) open(ctx context.Context, src *fileSource, opts []DownloadOption) (io.ReadCloser, error) {
+	if err := checkContext(ctx); err != nil {
+		return nil, err
+	}
 	ctx, dt := c.tel.startDownload(ctx, src)
 	cfg, esrc, err := c.engine(src, opts)
 	if err != nil {

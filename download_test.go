@@ -514,7 +514,9 @@ func TestDownloadFileOverADirectory(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(path, "keep"), nil, 0o600))
 	_, err := e.client.Exports.DownloadFile(context.Background(), "ex1", path)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), `exportkit: brainbase: download "ex1": save file`)
+	require.ErrorIs(t, err, exportkit.ErrInvalidInput, "refused before any request")
+	assert.Contains(t, err.Error(), `exportkit: brainbase: download "ex1": `)
+	assert.Contains(t, err.Error(), "is a directory")
 	assertDirHolds(t, dir, "taken")
 	assertDirHolds(t, path, "keep")
 }

@@ -188,6 +188,15 @@ func (e *ExportError) Is(target error) bool {
 	return false
 }
 
+// checkContext refuses a nil context, as net/http does, instead of
+// panicking on it.
+func checkContext(ctx context.Context) error {
+	if ctx == nil {
+		return &inputError{errors.New("exportkit: nil context")}
+	}
+	return nil
+}
+
 // opError wraps err with the vendor, the operation and the id, the way every
 // error of this package reads: "exportkit: vendor: op "id": cause". err
 // must not carry the prefix itself: build it with plain text or [kinded].

@@ -84,7 +84,7 @@ func TestErrorMessagesHaveOnePrefix(t *testing.T) {
 			_, wait := startExport(t, c, exportkit.Memsolus)
 			ctx, cancel := context.WithTimeout(ctx, time.Second)
 			defer cancel()
-			_, err := wait(ctx)
+			_, err := wait(ctx, exportkit.WithPollInterval(2*time.Second, 15*time.Second)) // slower than the deadline
 			assert.True(t, strings.HasSuffix(err.Error(), ": timed out"), err.Error())
 			return err
 		}, context.DeadlineExceeded, `exportkit: memsolus: wait "`},

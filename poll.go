@@ -387,6 +387,9 @@ const (
 // poll is the polling core (pollLoop) inside an "exportkit.wait" span, with
 // an event per status read, and measured.
 func (c *Client) poll(ctx context.Context, t *pollTarget, cfg waitConfig) (Export, error) {
+	if err := checkContext(ctx); err != nil {
+		return nil, err
+	}
 	if !c.tel.on() {
 		return c.pollLoop(ctx, t, cfg)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,6 +75,7 @@ func TestDownloadFileToADirectory(t *testing.T) {
 	_, err = c.Exports.DownloadFile(context.Background(), ref.ID, t.TempDir())
 	require.ErrorIs(t, err, exportkit.ErrInvalidInput)
 	require.Contains(t, err.Error(), "is a directory")
+	require.Equal(t, 1, strings.Count(err.Error(), "exportkit: "))
 	require.Empty(t, srv.Requests())
 }
 

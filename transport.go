@@ -288,6 +288,9 @@ type respInfo struct {
 // with the body open. Other statuses become an *APIError, and transport
 // errors are wrapped with the vendor and operation, their URLs redacted.
 func (vc *vendorClient) send(ctx context.Context, r *request) (*http.Response, error) {
+	if err := checkContext(ctx); err != nil {
+		return nil, err
+	}
 	if ctx.Err() != nil {
 		return nil, opError(vc.vendor, r.op, r.id, contextError(ctx))
 	}

@@ -285,6 +285,12 @@ func (c *Client) WaitAll(ctx context.Context, exports []Export, opts ...WaitOpti
 	if len(exports) == 0 {
 		return results
 	}
+	if err := checkContext(ctx); err != nil {
+		for i, e := range exports {
+			results[i] = WaitResult{Export: e, Err: err}
+		}
+		return results
+	}
 	cfg, err := c.waitConfig(opts)
 	if err != nil {
 		// A bad option fails every wait, before any request.

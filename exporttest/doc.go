@@ -15,6 +15,10 @@
 //	srv.Inject(exporttest.On(exportkit.Kore).Path("/status").Status(429).RetryAfter("3").Times(2))
 //	srv.Inject(exporttest.OnStorage().ResetAfter(1 << 10))
 //
+// The client of [Server.Client] polls fast ([PollMin] to [PollMax]), as the
+// fake answers at once: the waits of a test take milliseconds, not the
+// seconds the SDK's production schedule (2 s to 15 s) would.
+//
 // The API answers on http://localhost:PORT (all four vendors on one host,
 // routed by path) and the storage host on http://127.0.0.1:PORT2, a different
 // host name, so that a client which forwards credentials across hosts is

@@ -125,7 +125,7 @@ func TestClient(t *testing.T) {
 		assert.Error(t, err)
 		assert.Panics(t, func() { srv.Client(exportkit.WithBaseURL(exportkit.Vendor("nobody"), "http://localhost")) },
 			"a bad option fails loudly")
-		assert.Len(t, srv.ClientOptions(), 10)
+		assert.Len(t, srv.ClientOptions(), 11)
 	})
 }
 

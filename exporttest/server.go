@@ -170,11 +170,22 @@ func (s *Server) HTTPClient() *http.Client {
 	return &http.Client{Transport: s.Transport()}
 }
 
+// Poll intervals of a client from [Server.ClientOptions]: the fake
+// answers at once, so its waits poll every PollMin, growing to PollMax,
+// instead of the SDK's 2 s to 15 s. A test that measures the production
+// schedule passes its own exportkit.WithDefaultWait (it comes later and
+// wins) or a WithPollInterval to the wait.
+const (
+	PollMin = time.Millisecond
+	PollMax = 20 * time.Millisecond
+)
+
 // ClientOptions are the options [Server.Client] passes to exportkit.NewClient:
-// every vendor's base URL set to URL, every vendor's credential, and HTTP
+// every vendor's base URL set to URL, every vendor's credential, HTTP
 // clients for the API and the storage host built on [Server.Transport] (the
-// storage one without compression). Each call returns new *http.Client
-// values, so a client may change its own.
+// storage one without compression), and fast polling ([PollMin] to
+// [PollMax]). Each call returns new *http.Client values, so a client may
+// change its own.
 func (s *Server) ClientOptions() []exportkit.Option {
 	storage := s.Transport()
 	if s.storageTransport != nil {
@@ -191,6 +202,7 @@ func (s *Server) ClientOptions() []exportkit.Option {
 		exportkit.WithKoreApp(KoreClientID, KoreClientSecret),
 		exportkit.WithHTTPClient(&http.Client{Transport: s.Transport()}),
 		exportkit.WithStorageHTTPClient(&http.Client{Transport: storage}),
+		exportkit.WithDefaultWait(exportkit.WithPollInterval(PollMin, PollMax)),
 	}
 }
 
