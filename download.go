@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/exportkit/exportkit/internal/download"
@@ -296,6 +297,7 @@ func (c *Client) download(ctx context.Context, src *fileSource, w io.Writer, opt
 	if err != nil {
 		return nil, err
 	}
+	defer quietAfter(&cfg)()
 	r, err := download.Copy(ctx, cfg, esrc, w)
 	return result(r), c.downloadError(src, err)
 }
@@ -319,6 +321,7 @@ func (c *Client) downloadFile(ctx context.Context, src *fileSource, path string,
 	if err != nil {
 		return nil, err
 	}
+	defer quietAfter(&cfg)()
 	r, err := download.File(ctx, cfg, esrc, path)
 	return result(r), c.downloadError(src, err)
 }
@@ -335,20 +338,49 @@ func (c *Client) open(ctx context.Context, src *fileSource, opts []DownloadOptio
 		dt.end(nil, err)
 		return nil, err
 	}
+	quiet := quietAfter(&cfg)
 	r, err := download.Open(ctx, cfg, esrc)
 	if err != nil {
+		quiet()
 		err = c.downloadError(src, err)
 		dt.end(nil, err)
 		return nil, err
 	}
-	return dt.reader(&openReader{r: r, c: c, src: src}), nil
+	return dt.reader(&openReader{r: r, c: c, src: src, quiet: quiet}), nil
+}
+
+// quietAfter makes cfg's progress callback silent once the function it
+// returns has been called: no report reaches the caller after its call
+// returned (or its reader was closed).
+func quietAfter(cfg *download.Config) func() {
+	f := cfg.Progress
+	if f == nil {
+		return func() {}
+	}
+	var (
+		mu   sync.Mutex
+		done bool
+	)
+	cfg.Progress = func(d, t int64) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !done {
+			f(d, t)
+		}
+	}
+	return func() {
+		mu.Lock()
+		done = true
+		mu.Unlock()
+	}
 }
 
 // openReader is Open's reader: the engine's, its errors adapted.
 type openReader struct {
-	r   io.ReadCloser
-	c   *Client
-	src *fileSource
+	r     io.ReadCloser
+	c     *Client
+	src   *fileSource
+	quiet func() // ends progress reports
 }
 
 func (o *openReader) Read(p []byte) (int, error) {
@@ -359,7 +391,10 @@ func (o *openReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (o *openReader) Close() error { return o.r.Close() }
+func (o *openReader) Close() error {
+	o.quiet()
+	return o.r.Close()
+}
 
 // result is what the engine's reader says about the finished download.
 func (o *openReader) result() *DownloadResult {

@@ -19,7 +19,7 @@ const renameOpenFiles = false
 func createPartial(name string) (fileHandle, error) {
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
 	if errors.Is(err, fs.ErrExist) {
-		return nil, fmt.Errorf("%w: %s exists: another download to the same path may be running (remove it if not)", ErrBusy, name)
+		return nil, fmt.Errorf("%w, or %s was left behind (remove it if no other download runs)", ErrBusy, name)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("save file: %w", err)

@@ -27,7 +27,7 @@ func createPartial(name string) (fileHandle, error) {
 		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 			f.Close()
 			if errors.Is(err, syscall.EWOULDBLOCK) {
-				return nil, fmt.Errorf("%w: %s is being written by another download to the same path", ErrBusy, name)
+				return nil, fmt.Errorf("%w (it holds %s)", ErrBusy, name)
 			}
 			return nil, fmt.Errorf("save file: lock %s: %w", name, err)
 		}

@@ -65,6 +65,10 @@ type job struct {
 
 	progMu     sync.Mutex
 	lastReport time.Time
+	reported   int64       // done at the last report
+	pending    int64       // done at the last throttled call
+	trailing   *time.Timer // reports pending once the interval has passed
+	progEnded  bool        // the final report was made
 }
 
 func newJob(ctx context.Context, cfg Config, src *Source) *job {
@@ -167,17 +171,47 @@ func (j *job) acceptFirst(resp *http.Response) (remain int64, err error) {
 	return remain, nil
 }
 
-// progress reports done bytes at most every ProgressInterval.
+// progress reports done bytes at most every ProgressInterval. A call
+// that is throttled is reported once the interval has passed (unless a
+// later report covers it), so that the bytes that arrived just before a
+// stall are shown during it.
 func (j *job) progress(done int64) {
 	if j.cfg.Progress == nil {
 		return
 	}
 	j.progMu.Lock()
 	defer j.progMu.Unlock()
-	if now := time.Now(); now.Sub(j.lastReport) >= ProgressInterval {
-		j.lastReport = now
-		j.cfg.Progress(done, j.total)
+	since := time.Since(j.lastReport)
+	if since >= ProgressInterval {
+		j.report(done)
+		return
 	}
+	j.pending = max(j.pending, done)
+	if j.trailing == nil && !j.progEnded {
+		j.trailing = time.AfterFunc(ProgressInterval-since, j.trailingProgress)
+	}
+}
+
+// trailingProgress reports the last throttled value, if no report has
+// covered it since.
+func (j *job) trailingProgress() {
+	j.progMu.Lock()
+	defer j.progMu.Unlock()
+	j.trailing = nil
+	if j.progEnded || j.pending <= j.reported {
+		return
+	}
+	if since := time.Since(j.lastReport); since < ProgressInterval {
+		j.trailing = time.AfterFunc(ProgressInterval-since, j.trailingProgress)
+		return
+	}
+	j.report(j.pending)
+}
+
+// report calls the progress callback; progMu is held.
+func (j *job) report(done int64) {
+	j.lastReport, j.reported = time.Now(), done
+	j.cfg.Progress(done, j.total)
 }
 
 func (j *job) finalProgress(done int64) {
@@ -186,6 +220,11 @@ func (j *job) finalProgress(done int64) {
 	}
 	j.progMu.Lock()
 	defer j.progMu.Unlock()
+	j.progEnded = true
+	if j.trailing != nil {
+		j.trailing.Stop()
+		j.trailing = nil
+	}
 	j.cfg.Progress(done, done)
 }
 

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync/atomic"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -246,6 +247,9 @@ func TestFileSamePathAtOnce(t *testing.T) {
 	<-first
 	_, err := File(t.Context(), testConfig(t), testSource(s, "t:1", nil), path)
 	require.ErrorIs(t, err, ErrBusy)
+	// The message says it once: another download, and the file it holds.
+	assert.Equal(t, 1, strings.Count(err.Error(), "same path"), err.Error())
+	assert.Contains(t, err.Error(), "out.partial")
 	close(release)
 	require.NoError(t, <-done)
 	got, err := os.ReadFile(path)
