@@ -156,6 +156,9 @@ func (t *apiTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			attrs = append(attrs, slog.String("error", t.vc.c.scrub(redactText(err.Error()))))
 		} else {
 			attrs = append(attrs, slog.Int("status", resp.StatusCode))
+			if ra := resp.Header.Get("Retry-After"); ra != "" {
+				attrs = append(attrs, slog.String("retry_after", excerpt(ra, 64)))
+			}
 		}
 		log.LogAttrs(ctx, slog.LevelDebug, "exportkit: api request", attrs...)
 	}

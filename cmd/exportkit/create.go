@@ -35,7 +35,6 @@ var createCmd = vendorCommand(vendorSpec{
 		},
 	},
 	flags: func(fs *flag.FlagSet, o *cmdOpts) {
-		o.registerPoll(fs)
 		fs.StringVar(&o.format, "format", "", "file `FORMAT` (brainbase, memsolus; values below)")
 		fs.StringVar(&o.logType, "log-type", "", "brainbase log `TYPE`, such as VoiceDeploymentLog")
 		fs.StringVar(&o.worker, "worker", "", "brainbase worker `ID`")
@@ -50,7 +49,7 @@ var createCmd = vendorCommand(vendorSpec{
 		fs.StringVar(&o.koreType, "type", "", "kore export `TYPE`: latest (default) or published")
 		fs.StringVar(&o.idempotencyKey, "idempotency-key", "", "orbit run idempotency `KEY` (default: a fresh one)")
 	},
-	check: func(fs *flag.FlagSet, _ *cmdOpts, t target) error { return checkCreateFlags(fs, t.vendor) },
+	check: func(_ *factory, fs *flag.FlagSet, o *cmdOpts, t target) error { return checkCreate(fs, o, t.vendor) },
 	run: func(ctx context.Context, r *runner, t target) error {
 		return r.withDeadline(ctx, func(ctx context.Context) error { return r.create(ctx, t) })
 	},
@@ -62,6 +61,18 @@ var createFlags = map[exportkit.Vendor][]string{
 	exportkit.Memsolus:  {"format", "user", "agent", "session", "priority", "category", "since", "until"},
 	exportkit.Orbit:     {"idempotency-key"},
 	exportkit.Kore:      {"type"},
+}
+
+// checkCreate refuses a create flag the vendor does not take, and a time
+// range that ends before it starts.
+func checkCreate(fs *flag.FlagSet, o *cmdOpts, v exportkit.Vendor) error {
+	if err := checkCreateFlags(fs, v); err != nil {
+		return err
+	}
+	if o.since.t != nil && o.until.t != nil && o.since.t.After(*o.until.t) {
+		return usageErrorf("create %s: --since %s is after --until %s", v, o.since.String(), o.until.String())
+	}
+	return nil
 }
 
 // checkCreateFlags refuses a create flag the vendor does not take.
@@ -122,12 +133,30 @@ func (r *runner) create(ctx context.Context, t target) error {
 		return err
 	}
 	if !r.o.quiet {
-		fmt.Fprintf(r.stderr, "%s: created %s (%s); next: exportkit wait %s %s\n",
-			t.vendor, e.ExportID(), e.RawStatus(), t.vendor, cliID(e))
+		what := "created"
+		if ae, ok := e.(*exportkit.AudienceExport); ok && ae.Reused {
+			what = "the run already has its export:"
+		}
+		next := "exportkit wait " + string(t.vendor) + " " + cliID(e)
+		if r.o.baseURL != "" {
+			next += " --base-url " + shellQuote(r.o.baseURL)
+		}
+		fmt.Fprintf(r.stderr, "%s: %s %s (%s); next: %s\n", t.vendor, what, cliID(e), e.RawStatus(), next)
 	}
 	if r.o.json {
 		return writeJSON(r.stdout, viewOf(e, false))
 	}
 	_, err = fmt.Fprintln(r.stdout, cliID(e))
 	return err
+}
+
+// shellQuote quotes s for a shell when it holds anything but the
+// characters of a plain URL.
+func shellQuote(s string) string {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(":/._-~@%+=,", r)) {
+			return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+		}
+	}
+	return s
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
+	"time"
 
 	"github.com/exportkit/exportkit"
 	"github.com/exportkit/exportkit/internal/download"
@@ -21,8 +23,9 @@ var downloadCmd = vendorCommand(vendorSpec{
 			"or Ctrl-C leaves nothing there. An interrupted download keeps FILE.partial and its\n" +
 			"state, and the next download to FILE goes on from there (--no-resume starts over).\n" +
 			"Large files come in parallel ranged parts where the storage allows (--connections,\n" +
-			"--part-size). -o - writes the bytes to stdout and the summary to stderr. --timeout\n" +
-			"covers the wait, Orbit's run and export together, not the transfer.",
+			"--part-size). -o - writes the bytes to stdout (not to a terminal, unless --force)\n" +
+			"and the summary to stderr. --timeout covers the whole command: the wait, Orbit's\n" +
+			"run and export, and the transfer; a transfer it cuts keeps FILE.partial.",
 		ids: idsText,
 		examples: []string{
 			"download brainbase exp_123 -o logs.csv",
@@ -35,18 +38,27 @@ var downloadCmd = vendorCommand(vendorSpec{
 		o.registerPoll(fs)
 		fs.StringVar(&o.output, "output", "", "write the file to `FILE`; - for stdout")
 		fs.StringVar(&o.output, "o", "", "write the file to `FILE`; - for stdout")
-		fs.BoolVar(&o.force, "force", false, "overwrite the output file")
+		fs.BoolVar(&o.force, "force", false, "overwrite the output file (with -o -: write to a terminal)")
 		fs.BoolVar(&o.sha1, "sha1", false, "compute the file's SHA-1 even when the vendor gives none to verify")
 		fs.BoolVar(&o.noResume, "no-resume", false, "start over instead of going on from an interrupted download's partial file")
-		fs.IntVar(&o.connections, "connections", 0, "at most `N` parallel range requests (default 16; 1 = one stream)")
-		fs.Var(&o.partSize, "part-size", "`SIZE` of a ranged part: 8MiB, 512KiB, 1GiB or plain bytes (default 8MiB to a file, 2MiB with -o -)")
+		fs.Var(&o.connections, "connections", "at most `N` parallel range requests, 1 or more (default 16; 1 = one stream)")
+		fs.Var(&o.partSize, "part-size", "`SIZE` of a ranged part, at least 64KiB: 8MiB, 512KiB, 1.5MiB, 1GiB or plain bytes (default 8MiB to a file, 2MiB with -o -)")
 	},
-	check: func(_ *flag.FlagSet, o *cmdOpts, _ target) error { return checkOutput(o.output, o.force) },
-	run:   func(ctx context.Context, r *runner, t target) error { return r.download(ctx, t) },
+	check: func(f *factory, _ *flag.FlagSet, o *cmdOpts, _ target) error {
+		if o.output == "-" && f.stdoutIsTerminal() && !o.force {
+			return usageErrorf("download: -o - would write the file's bytes to the terminal: " +
+				"redirect stdout (> FILE, | COMMAND), give -o FILE, or add --force")
+		}
+		return checkOutput(o.output, o.force)
+	},
+	run: func(ctx context.Context, r *runner, t target) error { return r.download(ctx, t) },
 })
 
 // checkOutput checks the output path before any waiting, so that a wrong
-// path fails in a second, not after the export is ready.
+// path fails in a second, not after the export is ready. Every problem
+// with the path is a usage error (exit 2): the path is what the command
+// line got wrong, whether it is a directory, in a directory that does not
+// exist or one that cannot be written.
 func checkOutput(path string, force bool) error {
 	switch {
 	case path == "":
@@ -61,13 +73,13 @@ func checkOutput(path string, force bool) error {
 	case err == nil && !force:
 		return usageErrorf("download: output file %q exists (use --force to overwrite it)", path)
 	case err != nil && !errors.Is(err, os.ErrNotExist):
-		return fmt.Errorf("exportkit: download: cannot write %q: %w", path, errors.Unwrap(err))
+		return usageErrorf("download: cannot write %q: %v", path, errors.Unwrap(err))
 	}
 	// The file is written next to path, then renamed: the directory must
 	// take a new file.
 	f, err := os.CreateTemp(filepath.Dir(path), ".exportkit-check-*")
 	if err != nil {
-		return fmt.Errorf("exportkit: download: cannot write %q: %w", path, errors.Unwrap(err))
+		return usageErrorf("download: cannot write %q: %v", path, errors.Unwrap(err))
 	}
 	f.Close()
 	os.Remove(f.Name())
@@ -75,24 +87,23 @@ func checkOutput(path string, force bool) error {
 }
 
 func (r *runner) download(ctx context.Context, t target) error {
-	tk := r.b.task(t.String())
+	tk := r.task(t.String())
 	e, err := r.waitFor(ctx, t, tk, true)
 	if err != nil {
-		finishTask(tk, e, err)
+		finishTask(ctx, tk, e, err)
 		return err
 	}
 	tk.status("ready; downloading")
-	// A state file beside the partial file means an earlier run can be
-	// gone on from: say so at the first progress report.
-	resuming := r.o.output != "-" && !r.o.noResume && fileExists(download.StatePath(r.o.output))
+	toFile := r.o.output != "-"
+	// A state file beside the partial file means an earlier run can be gone
+	// on from: the result says whether it was (DownloadResult.Reused).
+	hadPartial := toFile && fileExists(download.StatePath(r.o.output))
+	var done, total atomic.Int64
+	total.Store(-1)
 	opts := []exportkit.DownloadOption{
 		exportkit.WithProgress(func(p exportkit.Progress) {
-			if resuming {
-				resuming = false
-				if p.Done > 0 && !r.o.quiet {
-					fmt.Fprintf(r.stderr, "%s: resuming at %s of %s\n", t, formatBytes(p.Done), formatBytes(p.Total))
-				}
-			}
+			done.Store(p.Done)
+			total.Store(p.Total)
 			tk.progress(progressInfo{p.Done, p.Total})
 		}),
 	}
@@ -102,30 +113,34 @@ func (r *runner) download(ctx context.Context, t target) error {
 	if r.o.noResume {
 		opts = append(opts, exportkit.WithoutResume())
 	}
-	if r.o.connections != 0 {
-		opts = append(opts, exportkit.WithConnections(r.o.connections))
+	if r.o.connections.set {
+		opts = append(opts, exportkit.WithConnections(r.o.connections.n))
 	}
 	if r.o.partSize.set {
 		opts = append(opts, exportkit.WithPartSize(r.o.partSize.n))
 	}
 	var res *exportkit.DownloadResult
-	if r.o.output == "-" {
-		res, err = r.c.Download(ctx, e, r.stdout, opts...)
-	} else {
-		// The export in hand carries its URL: no status read before the bytes.
-		res, err = r.c.DownloadFile(ctx, e, r.o.output, opts...)
-	}
+	start := time.Now()
+	// --timeout covers the transfer too: one deadline for the command.
+	err = r.withDeadline(ctx, func(ctx context.Context) error {
+		var err error
+		if toFile {
+			// The export in hand carries its URL: no status read before the bytes.
+			res, err = r.c.DownloadFile(ctx, e, r.o.output, opts...)
+		} else {
+			res, err = r.c.Download(ctx, e, r.stdout, opts...)
+		}
+		return err
+	})
+	took := time.Since(start)
 	if err != nil {
-		tk.finish("download failed", true)
+		tk.finish(r.downloadStopped(ctx, err, done.Load(), total.Load()), true)
 		return err
 	}
-	done := "downloaded " + formatBytes(res.Bytes)
-	if res.Verified {
-		done += ", verified"
-	}
-	tk.finish(done, false)
+	tk.finish(downloadedLine(res, took, r.resumeWords(hadPartial, res)), false)
+	r.b.close() // the bar's last frame is drawn: what follows stays on screen
 	summary := r.stdout
-	if r.o.output == "-" {
+	if !toFile {
 		summary = r.stderr
 		if r.o.quiet && !r.o.json {
 			return nil
@@ -133,11 +148,93 @@ func (r *runner) download(ctx context.Context, t target) error {
 	}
 	return printDownload(summary, downloadView{
 		Vendor: t.vendor, ID: cliID(e), Path: r.o.output, Bytes: res.Bytes, SHA1: res.SHA1,
-		Verified: res.Verified, Resumes: res.Resumes, ContentType: res.ContentType, FileName: res.FileName,
+		Verified: res.Verified, Resumes: res.Resumes, Reused: res.Reused, Parts: max(res.Parts, 1),
+		ContentType: res.ContentType, FileName: res.FileName,
 	}, r.o.json)
+}
+
+// downloadedLine is the task's last line after a download: size, time,
+// throughput and parts, "downloaded 64.0 MiB in 2.1s (31.9 MB/s, 8 parts),
+// verified", and what became of an earlier run's partial file.
+func downloadedLine(res *exportkit.DownloadResult, took time.Duration, resumed string) string {
+	parts := max(res.Parts, 1)
+	s := fmt.Sprintf("downloaded %s in %s (%s, %d %s)", formatBytes(res.Bytes), roundDuration(took),
+		formatRate(res.Bytes-res.Reused, took), parts, pluralWord(parts, "part", "parts"))
+	if res.Verified {
+		s += ", verified"
+	}
+	if resumed != "" {
+		s += "; " + resumed
+	}
+	return s
+}
+
+// resumeWords says what became of the partial file an earlier run left,
+// from what the SDK did with it: "" when there was none.
+func (r *runner) resumeWords(hadPartial bool, res *exportkit.DownloadResult) string {
+	switch {
+	case !hadPartial:
+		return ""
+	case res.Reused > 0:
+		return fmt.Sprintf("went on from %s: kept %s of %s", download.PartialPath(r.o.output), formatBytes(res.Reused), formatBytes(res.Bytes))
+	case r.o.noResume:
+		return fmt.Sprintf("started over (--no-resume): %s discarded", download.PartialPath(r.o.output))
+	}
+	return fmt.Sprintf("started over: %s was from another export or an older version of the file", download.PartialPath(r.o.output))
+}
+
+// downloadStopped is the task's last line after a download that did not
+// finish: how far it got, and what was kept for the next run.
+func (r *runner) downloadStopped(ctx context.Context, err error, done, total int64) string {
+	what := "download failed"
+	switch {
+	case ctx.Err() != nil:
+		what = "interrupted"
+	case errors.Is(err, context.DeadlineExceeded):
+		what = "timed out after " + r.o.timeout.text
+	}
+	if done > 0 {
+		at := formatBytes(done)
+		if total > 0 {
+			at += " of " + formatBytes(total)
+		}
+		what += " at " + at
+	}
+	if r.o.output != "-" && fileExists(download.StatePath(r.o.output)) {
+		what += fmt.Sprintf("; kept %s: run the same command to go on", download.PartialPath(r.o.output))
+	}
+	return what
 }
 
 func fileExists(name string) bool {
 	_, err := os.Stat(name)
 	return err == nil
+}
+
+// roundDuration rounds d for a person: 850ms, 2.1s, 1m5s.
+func roundDuration(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	case d < time.Minute:
+		return d.Round(100 * time.Millisecond).String()
+	}
+	return d.Round(time.Second).String()
+}
+
+// formatRate is n bytes over d in decimal megabytes a second, as download
+// tools print it: "31.9 MB/s".
+func formatRate(n int64, d time.Duration) string {
+	if d <= 0 {
+		return "- MB/s"
+	}
+	return fmt.Sprintf("%.1f MB/s", float64(n)/d.Seconds()/1e6)
+}
+
+// pluralWord is one when n is 1, many otherwise.
+func pluralWord(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

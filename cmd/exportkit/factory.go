@@ -57,6 +57,13 @@ func (f *factory) client(v exportkit.Vendor, baseURL string, extra ...exportkit.
 	return c, nil
 }
 
+// stdoutIsTerminal reports whether stdout is a terminal, where the bytes
+// of a file do not belong.
+func (f *factory) stdoutIsTerminal() bool {
+	o, ok := f.stdout.(*os.File)
+	return ok && isTerminal(o) && o.Name() != os.DevNull
+}
+
 // board is the progress board of a command on stderr: bars on a
 // terminal, lines otherwise, nothing when quiet.
 func (f *factory) board(quiet bool) board { return newBoard(f.stderr, quiet) }

@@ -23,13 +23,13 @@ type cmdOpts struct {
 	sha1               bool
 	showURL            bool
 	noResume           bool
-	connections        int
+	connections        countFlag
 	partSize           sizeFlag
 	baseURL            string
 	timeout            timeoutFlag
 	poll               pollFlag
 	output             string
-	limit              int
+	limit              countFlag
 
 	// create
 	format, logType, worker, deployment string
@@ -63,7 +63,7 @@ func (o *cmdOpts) registerShowURL(fs *flag.FlagSet) {
 	fs.BoolVar(&o.showURL, "show-url", false, "print download URLs whole, signature included (default: query values REDACTED)")
 }
 
-var commonFlags = []string{"json", "quiet", "q", "base-url", "timeout", "poll-interval"}
+var commonFlags = []string{"json", "quiet", "q", "base-url", "timeout"}
 
 // timeoutFlag is --timeout: a positive duration, and the text it was given
 // as, which messages repeat ("timed out after 30m", not "30m0s"). Zero or a
@@ -143,30 +143,87 @@ type listFlag []string
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
 
-// sizeFlag is a byte count: plain bytes or with a KiB, MiB or GiB suffix.
+// countFlag is a count that must be at least 1: --connections, --limit.
+// Zero is refused rather than read as "the default", which leaving the
+// flag out says.
+type countFlag struct {
+	n   int
+	set bool
+}
+
+func (f *countFlag) String() string {
+	if !f.set {
+		return ""
+	}
+	return strconv.Itoa(f.n)
+}
+
+func (f *countFlag) Set(s string) error {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n < 1 {
+		return errors.New("want a whole number, at least 1 (leave the flag out for the default)")
+	}
+	f.n, f.set = n, true
+	return nil
+}
+
+// sizeFlag is a byte count of at least minSize: plain bytes, or a number
+// (decimals allowed) with a binary unit, KiB, MiB or GiB (K, M and G for
+// short), in any case. KB, MB and GB are refused with the spelling to
+// use: whether they mean 1000 or 1024 is a guess.
 type sizeFlag struct {
 	n   int64
 	set bool
 }
 
-func (f *sizeFlag) String() string { return strconv.FormatInt(f.n, 10) }
+// minSize is the least --part-size, the SDK's least part size.
+const minSize = 64 << 10
+
+func (f *sizeFlag) String() string {
+	if !f.set {
+		return ""
+	}
+	return strconv.FormatInt(f.n, 10)
+}
+
+// sizeUnits are the units a size takes, longest first.
+var sizeUnits = []struct {
+	suffix string
+	mult   int64
+}{{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30}, {"k", 1 << 10}, {"m", 1 << 20}, {"g", 1 << 30}, {"b", 1}}
 
 func (f *sizeFlag) Set(s string) error {
-	num, mult := strings.TrimSpace(s), int64(1)
-	for _, u := range []struct {
-		suffix string
-		mult   int64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}} {
-		if v, ok := strings.CutSuffix(num, u.suffix); ok {
-			num, mult = strings.TrimSpace(v), u.mult
-			break
+	num, unit := strings.TrimSpace(s), ""
+	if i := strings.IndexFunc(num, func(r rune) bool { return r != '.' && (r < '0' || r > '9') }); i >= 0 {
+		num, unit = strings.TrimSpace(num[:i]), strings.ToLower(strings.TrimSpace(num[i:]))
+	}
+	mult := int64(-1)
+	for _, u := range sizeUnits {
+		if unit == u.suffix {
+			mult = u.mult
 		}
 	}
-	n, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || n <= 0 || n > (1<<50)/mult {
-		return fmt.Errorf("%q is not a size (plain bytes, or a number with KiB, MiB or GiB)", s)
+	switch {
+	case unit == "":
+		mult = 1
+	case unit == "kb" || unit == "mb" || unit == "gb":
+		bin := strings.ToUpper(unit[:1]) + "iB"
+		return fmt.Errorf("ambiguous (1000 or 1024?): write %s%s", num, bin)
+	case mult < 0:
+		return errors.New("not a size: write plain bytes or a number with KiB, MiB or GiB, such as 8MiB")
 	}
-	f.n, f.set = n*mult, true
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || v < 0 || v*float64(mult) > 1<<50 {
+		return errors.New("not a size: write plain bytes or a number with KiB, MiB or GiB, such as 8MiB")
+	}
+	n := v * float64(mult)
+	if n != float64(int64(n)) {
+		return fmt.Errorf("not a whole number of bytes (%.1f)", n)
+	}
+	if n < minSize {
+		return errors.New("at least 64KiB")
+	}
+	f.n, f.set = int64(n), true
 	return nil
 }
 
@@ -197,11 +254,15 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) ([]string, er
 				writeCommandUsage(stdout, fs)
 				return nil, errHelp
 			}
-			return nil, usageErrorf("%s: %s", fs.Name(), flagError(err))
+			msg := flagError(err)
+			if msg == "unknown flag --poll-interval" {
+				msg += " (" + fs.Name() + " reads once: only wait and download poll)"
+			}
+			return nil, usageErrorf("%s: %s", fs.Name(), msg)
 		}
 		args = fs.Args()
 		if len(args) == 0 {
-			return pos, nil
+			return pos, checkEmptyValues(fs)
 		}
 		pos = append(pos, args[0])
 		args = args[1:]
@@ -231,6 +292,19 @@ func checkFlagValues(fs *flag.FlagSet, args []string) error {
 		i++ // the value
 	}
 	return nil
+}
+
+// checkEmptyValues refuses a flag given an empty value ("--base-url ''",
+// an unset variable): it would mean the default, which leaving the flag
+// out says, and a script that meant something else would not notice.
+func checkEmptyValues(fs *flag.FlagSet) error {
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		if err == nil && !isBoolFlag(f) && strings.TrimSpace(f.Value.String()) == "" {
+			err = usageErrorf("%s: flag %s has an empty value (leave it out for the default)", fs.Name(), dashed(f.Name))
+		}
+	})
+	return err
 }
 
 // flagArg returns the name of the flag arg is ("-o", "--base-url=x"), or

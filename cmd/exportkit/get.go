@@ -20,7 +20,6 @@ var getCmd = vendorCommand(vendorSpec{
 		},
 	},
 	flags: func(fs *flag.FlagSet, o *cmdOpts) {
-		o.registerPoll(fs)
 		o.registerShowURL(fs)
 	},
 	run: func(ctx context.Context, r *runner, t target) error {

@@ -18,9 +18,8 @@ var listCmd = vendorCommand(vendorSpec{
 		examples: []string{"list memsolus --limit 20", "list orbit aud_1 --json"},
 	},
 	flags: func(fs *flag.FlagSet, o *cmdOpts) {
-		o.registerPoll(fs)
 		o.registerShowURL(fs)
-		fs.IntVar(&o.limit, "limit", 0, "list at most `N` (default: memsolus 100, orbit 25)")
+		fs.Var(&o.limit, "limit", "list at most `N`, 1 or more (default: memsolus 100, orbit 25)")
 	},
 	run: func(ctx context.Context, r *runner, t target) error { return r.list(ctx, t) },
 })
@@ -32,9 +31,9 @@ func (r *runner) list(ctx context.Context, t target) error {
 func (r *runner) listAll(ctx context.Context, t target) error {
 	var es []exportkit.Export
 	if t.vendor == exportkit.Orbit {
-		limit := r.o.limit
-		if limit <= 0 {
-			limit = 25
+		limit := 25
+		if r.o.limit.set {
+			limit = r.o.limit.n
 		}
 		runs, err := r.c.Audiences.ListRuns(ctx, t.parts[0], &exportkit.RunListOptions{Limit: min(limit, 100)})
 		if err != nil {
@@ -45,9 +44,9 @@ func (r *runner) listAll(ctx context.Context, t target) error {
 		}
 		return printList(r.stdout, es, r.o.json, r.o.showURL)
 	}
-	limit := r.o.limit
-	if limit <= 0 {
-		limit = 100
+	limit := 100
+	if r.o.limit.set {
+		limit = r.o.limit.n
 	}
 	for e, err := range r.c.Memories.All(ctx, &exportkit.ListOptions{PageSize: min(limit, 100)}) {
 		if err != nil {

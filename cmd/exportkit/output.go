@@ -161,7 +161,11 @@ func printExport(w io.Writer, e exportkit.Export, asJSON, showURL bool) error {
 		fmt.Fprintf(tw, "size\t%s (%d bytes)\n", formatBytes(*v.Size), *v.Size)
 	}
 	if v.Error != nil {
-		fmt.Fprintf(tw, "error\t%s\n", joinNonEmpty(": ", v.Error.Code, v.Error.Message))
+		msg := joinNonEmpty(": ", v.Error.Code, v.Error.Message)
+		if msg == "" {
+			msg = "no code or message from the vendor"
+		}
+		fmt.Fprintf(tw, "error\t%s\n", msg)
 	}
 	if v.DownloadURL != "" {
 		fmt.Fprintf(tw, "url\t%s\n", v.DownloadURL)
@@ -199,6 +203,8 @@ type downloadView struct {
 	SHA1        string           `json:"sha1,omitempty"` // absent unless the vendor gave one to verify or --sha1 was given
 	Verified    bool             `json:"verified"`
 	Resumes     int              `json:"resumes"`
+	Reused      int64            `json:"reused"` // bytes kept from an earlier interrupted run's partial file
+	Parts       int              `json:"parts"`  // ranged parts fetched; 1 for one stream
 	ContentType string           `json:"content_type,omitempty"`
 	FileName    string           `json:"file_name,omitempty"` // the server's suggestion, sanitized
 }

@@ -19,7 +19,9 @@ import (
 type board interface {
 	// task adds a line named name (a vendor and an id).
 	task(name string) task
-	// close waits for every task's last line to be drawn.
+	// close waits for every task's last line to be drawn; after it, the
+	// board draws nothing more, and what is printed stays where it is.
+	// close may be called more than once.
 	close()
 }
 
@@ -146,7 +148,8 @@ func (t *lineTask) finish(s string, failed bool) {
 // barBoard draws one mpb bar per task: the name, a bar that fills while
 // the file downloads, and the task's status after it.
 type barBoard struct {
-	p *mpb.Progress
+	p    *mpb.Progress
+	once sync.Once
 }
 
 func newBarBoard(w io.Writer) *barBoard {
@@ -167,7 +170,7 @@ func (b *barBoard) task(name string) task {
 
 // close waits until every bar has drawn its last frame. Every task must
 // have been finished.
-func (b *barBoard) close() { b.p.Wait() }
+func (b *barBoard) close() { b.once.Do(b.p.Wait) }
 
 type barTask struct {
 	bar  *mpb.Bar

@@ -84,7 +84,7 @@ func TestInterrupt(t *testing.T) {
 	}
 	// The next run goes on from there and says so.
 	r := cli(t, srv, "download", "brainbase", ref.ID, "-o", out).must(t, exitOK)
-	if !regexp.MustCompile(`resuming at [0-9.]+ [KM]iB of 8.00 MiB`).MatchString(r.stderr) {
+	if !regexp.MustCompile(`went on from .*big.csv.partial: kept [0-9.]+ [KM]iB of 8.00 MiB`).MatchString(r.stderr) {
 		t.Errorf("no resume line on stderr:\n%s", r.stderr)
 	}
 	checkFile(t, out, srv.File(exportkit.Brainbase, ref.ID))

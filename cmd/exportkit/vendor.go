@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"log/slog"
 	"regexp"
 	"strings"
 	"time"
@@ -22,7 +23,7 @@ type vendorSpec struct {
 	flags func(fs *flag.FlagSet, o *cmdOpts)
 	// check refuses what the command line got wrong before any client is
 	// built or request sent; nil when there is nothing to check.
-	check func(fs *flag.FlagSet, o *cmdOpts, t target) error
+	check func(f *factory, fs *flag.FlagSet, o *cmdOpts, t target) error
 	// run runs the command on t.
 	run func(ctx context.Context, r *runner, t target) error
 }
@@ -52,17 +53,23 @@ func vendorCommand(s vendorSpec) *cliCommand {
 					return err
 				}
 				if s.check != nil {
-					if err := s.check(fs, o, t); err != nil {
+					if err := s.check(f, fs, o, t); err != nil {
 						return err
 					}
 				}
-				c, err := f.client(v, o.baseURL)
+				// The SDK's request log shows what a read waits for (a 429's
+				// Retry-After, a retried 5xx) on the command's line.
+				hw := &httpWatch{}
+				if !o.quiet {
+					hw.watch(&lineTask{b: &lineBoard{w: f.stderr}, name: t.String()})
+				}
+				c, err := f.client(v, o.baseURL, exportkit.WithLogger(slog.New(hw)))
 				if err != nil {
 					return err
 				}
 				b := f.board(o.quiet)
 				defer b.close()
-				r := &runner{c: c, o: o, b: b, stdout: f.stdout, stderr: f.stderr}
+				r := &runner{c: c, o: o, b: b, stdout: f.stdout, stderr: f.stderr, hw: hw}
 				if o.timeout.d > 0 {
 					r.deadline = time.Now().Add(o.timeout.d)
 				}
@@ -82,6 +89,17 @@ type runner struct {
 	// starts: every stage of the command (Orbit's run, then its export)
 	// shares it. Zero without --timeout.
 	deadline time.Time
+	hw       *httpWatch // nil in tests that build a runner
+}
+
+// task adds a line for name to the board; what API requests wait for is
+// shown on it.
+func (r *runner) task(name string) task {
+	tk := r.b.task(name)
+	if r.hw != nil && !r.o.quiet {
+		r.hw.watch(tk)
+	}
+	return tk
 }
 
 // withDeadline runs f with a context that ends at the command's deadline.

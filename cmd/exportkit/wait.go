@@ -37,7 +37,11 @@ func (r *runner) waitOpts(t task) []exportkit.WaitOption {
 		polls++
 		t.status(stateLine(e, polls))
 	}), exportkit.WithOnRetry(func(err error, next time.Duration) {
-		t.status(fmt.Sprintf("retrying: %v (next read in %s)", err, next.Round(time.Second)))
+		when := "reading again now"
+		if next >= 100*time.Millisecond {
+			when = "next read in " + roundDuration(next)
+		}
+		t.status(fmt.Sprintf("retrying: %v (%s)", err, when))
 	})}
 	if r.o.poll.min > 0 {
 		opts = append(opts, exportkit.WithPollInterval(r.o.poll.min, r.o.poll.max))
@@ -51,9 +55,10 @@ func (r *runner) waitOpts(t task) []exportkit.WaitOption {
 }
 
 func (r *runner) wait(ctx context.Context, t target) error {
-	tk := r.b.task(t.String())
+	tk := r.task(t.String())
 	e, err := r.waitFor(ctx, t, tk, false)
-	finishTask(tk, e, err)
+	finishTask(ctx, tk, e, err)
+	r.b.close() // the bar's last frame is drawn: what follows stays on screen
 	if e != nil && ctx.Err() == nil {
 		if perr := printExport(r.stdout, e, r.o.json, r.o.showURL); err == nil {
 			err = perr
@@ -86,7 +91,7 @@ func (r *runner) waitFor(ctx context.Context, t target, tk task, forFile bool) (
 
 // finishTask ends a task's line with how its wait ended. The error itself
 // is printed once, by run.
-func finishTask(tk task, e exportkit.Export, err error) {
+func finishTask(ctx context.Context, tk task, e exportkit.Export, err error) {
 	last := ""
 	if e != nil {
 		last = fmt.Sprintf(", last seen %s (%s)", e.State(), e.RawStatus())
@@ -96,10 +101,12 @@ func finishTask(tk task, e exportkit.Export, err error) {
 		tk.finish(fmt.Sprintf("%s (%s)", e.State(), e.RawStatus()), false)
 	case e != nil && e.Err() != nil:
 		tk.finish(fmt.Sprintf("%s (%s): %s", e.State(), e.RawStatus(), exportMessage(e)), true)
-	case errors.Is(err, exportkit.ErrWaitTimeout):
+	case errors.Is(err, exportkit.ErrWaitTimeout), errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
 		tk.finish("timed out"+last, true)
+	case ctx.Err() != nil:
+		tk.finish("interrupted"+last, true)
 	default:
-		tk.finish("stopped"+last, true)
+		tk.finish("could not read the status"+last, true)
 	}
 }
 
