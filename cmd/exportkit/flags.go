@@ -294,7 +294,7 @@ func checkFlagValues(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// checkEmptyValues refuses a flag given an empty value ("--base-url ''",
+// checkEmptyValues refuses a flag given an empty value ("--base-url ”",
 // an unset variable): it would mean the default, which leaving the flag
 // out says, and a script that meant something else would not notice.
 func checkEmptyValues(fs *flag.FlagSet) error {

@@ -29,8 +29,8 @@ func (h *httpWatch) watch(tk task) {
 }
 
 func (h *httpWatch) Enabled(context.Context, slog.Level) bool { return true }
-func (h *httpWatch) WithAttrs([]slog.Attr) slog.Handler     { return h }
-func (h *httpWatch) WithGroup(string) slog.Handler          { return h }
+func (h *httpWatch) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *httpWatch) WithGroup(string) slog.Handler            { return h }
 
 func (h *httpWatch) Handle(_ context.Context, r slog.Record) error {
 	if r.Message != "exportkit: api request" {
