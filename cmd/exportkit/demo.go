@@ -448,10 +448,16 @@ type flowJSON struct {
 	ID           string           `json:"id"`
 	State        exportkit.State  `json:"state"`
 	Polls        int              `json:"polls"`
-	ReadySeconds float64          `json:"ready_seconds,omitempty"`
+	ReadySeconds float64          `json:"ready_seconds,omitempty"` // to a tenth of a second
 	Bytes        int64            `json:"bytes,omitempty"`
 	SHA1         string           `json:"sha1,omitempty"`
-	Verified     string           `json:"verified,omitempty"` // yes, by demo or no: see verifiedText
+	// Verified is the SDK's word, as download --json gives it: the bytes
+	// matched the vendor's size or checksum.
+	Verified bool `json:"verified"`
+	// VerifiedBy says who checked the bytes: "exportkit" (the SDK, and the
+	// demo against the server's own bytes), "demo" (only the demo: the
+	// vendor sent nothing to check against) or "" (nobody).
+	VerifiedBy string `json:"verified_by,omitempty"`
 	Requests     int              `json:"requests"`
 	Resumes      int              `json:"resumes,omitempty"`
 	AsScripted   bool             `json:"as_scripted"`
@@ -463,9 +469,10 @@ func demoJSON(flows []*flow) []flowJSON {
 	for _, f := range flows {
 		j := flowJSON{Vendor: f.vendor, ID: f.id, State: f.state, Polls: f.polls, Requests: f.requests, AsScripted: f.ok, Note: f.note}
 		if f.res != nil {
-			j.ReadySeconds = f.ready.Seconds()
+			j.ReadySeconds = f.ready.Round(100 * time.Millisecond).Seconds()
 			j.Bytes, j.SHA1, j.Resumes = f.res.Bytes, f.res.SHA1, f.res.Resumes
-			j.Verified = verifiedText(f)
+			j.Verified = f.res.Verified
+			j.VerifiedBy = map[string]string{"yes": "exportkit", "by demo": "demo"}[verifiedText(f)]
 		}
 		out = append(out, j)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"math"
 	"regexp"
 	"strings"
 	"testing"
@@ -27,17 +28,23 @@ func TestDemoOneTruth(t *testing.T) {
 	}
 	js := runWith(t, nil, "demo", "--json", "-q").must(t, exitOK)
 	var flows []struct {
-		Vendor, ID, State, Verified string
-		Requests                    int
-		AsScripted                  bool `json:"as_scripted"`
+		Vendor, ID, State string
+		Verified          bool
+		VerifiedBy        string  `json:"verified_by"`
+		ReadySeconds      float64 `json:"ready_seconds"`
+		Requests          int
+		AsScripted        bool `json:"as_scripted"`
 	}
 	if err := json.Unmarshal([]byte(js.stdout), &flows); err != nil || len(flows) != 5 {
 		t.Fatalf("demo --json: %v\n%s", err, js.stdout)
 	}
 	want := map[string]string{"brainbase": "yes", "memsolus": "by demo", "kore": "yes"}
 	for _, f := range flows {
-		if w, ok := want[f.Vendor]; ok && f.Verified != w {
-			t.Errorf("demo --json: %s verified %q, want %q", f.Vendor, f.Verified, w)
+		if w, ok := want[f.Vendor]; ok && (f.Verified != (w == "yes") || f.VerifiedBy != map[string]string{"yes": "exportkit", "by demo": "demo"}[w]) {
+			t.Errorf("demo --json: %s verified %v by %q, want the table's %q", f.Vendor, f.Verified, f.VerifiedBy, w)
+		}
+		if r := f.ReadySeconds * 10; math.Abs(r-math.Round(r)) > 1e-9 {
+			t.Errorf("demo --json: %s ready_seconds %v, want tenths", f.Vendor, f.ReadySeconds)
 		}
 		if f.Requests < 2 {
 			t.Errorf("demo --json: %s made %d requests, by the server's log", f.Vendor, f.Requests)
