@@ -203,7 +203,9 @@ func WithRetry(max int, minWait, maxWait time.Duration) Option {
 // WithRateLimit paces every request to vendor v (retries included) to at
 // most perSecond requests a second on average, with bursts of up to burst.
 // It replaces Kore's default pacing of 60 requests a minute per bot with a
-// limit for the whole vendor.
+// limit for the whole vendor. A perSecond of 0 turns pacing off for v,
+// Kore's default included (burst is then ignored); a negative value is an
+// error.
 func WithRateLimit(v Vendor, perSecond float64, burst int) Option {
 	return func(c *config) error {
 		if !v.valid() {
@@ -213,6 +215,7 @@ func WithRateLimit(v Vendor, perSecond float64, burst int) Option {
 			return errors.New("exportkit: WithRateLimit: negative rate or burst")
 		}
 		if perSecond == 0 {
+			c.rateLimits[v] = rateSpec{} // no pacing
 			return nil
 		}
 		c.rateLimits[v] = rateSpec{perSecond: perSecond, burst: max(burst, 1)}

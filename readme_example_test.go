@@ -42,7 +42,7 @@ func Example_readmeQuickStart() {
 	if err != nil {
 		log.Fatal(err) // errors.Is(err, exportkit.ErrSizeMismatch), …
 	}
-	fmt.Println(res.Bytes, res.SHA1, res.Verified)
+	fmt.Println(res.Bytes, res.Verified) // res.SHA1 is set with WithSHA1(), or when the vendor sends one to verify
 
 	var x exportkit.Export = e // a *LogExport here; any vendor's export type will do
 	x, err = c.Wait(ctx, x)    // any Export a service returned
@@ -106,23 +106,27 @@ func backupMemories(ctx context.Context, c *exportkit.Client) (int64, error) {
 func Example_readmeExporttest() {
 	ctx := context.Background()
 
-	srv := exporttest.NewServer(exporttest.ReadyAfter(2), exporttest.FileSize(1<<20))
+	srv := exporttest.NewServer(exporttest.ReadyAfter(2), exporttest.FileSize(1<<20),
+		exporttest.MemsolusDownloadRedirect(0)) // Memsolus's download answers 302 to the storage host
 	defer srv.Close()
-	// An *exportkit.Client pointed at srv, with valid keys; polling fast, as
-	// the fake is quick. A bad option panics here (ClientE returns it).
-	c := srv.Client(exportkit.WithDefaultWait(exportkit.WithPollInterval(time.Millisecond, 10*time.Millisecond)))
+	// An *exportkit.Client pointed at srv, with valid keys, polling every
+	// 1 ms to 20 ms (the fake is quick). A bad option panics (ClientE returns it).
+	c := srv.Client()
 
 	srv.Inject(exporttest.On(exportkit.Memsolus).Method("GET").Status(503)) // a status read fails once
 	srv.Inject(exporttest.OnStorage().ResetAfter(512 << 10))                // the download is cut halfway
 
 	n, err := backupMemories(ctx, c) // your code, given srv's client
 	fmt.Println(n, err)
-	for _, r := range srv.Requests() { // what the fake received
+	fmt.Println("faults not fired:", srv.FaultsPending()) // both fired: the test saw what it claims
+	for _, r := range srv.Requests() {                    // what the fake received
 		if r.Storage && r.Header.Get("X-Api-Key") != "" {
 			fmt.Println("the API key went to the storage host")
 		}
 	}
-	// Output: 1048576 <nil>
+	// Output:
+	// 1048576 <nil>
+	// faults not fired: 0
 }
 
 // The README's telemetry snippet, with the OpenTelemetry SDK's providers.

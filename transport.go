@@ -55,7 +55,9 @@ type vendorClient struct {
 func newVendorClient(c *Client, v Vendor, base *url.URL, auth authFunc, hc *http.Client, cfg *config) *vendorClient {
 	vc := &vendorClient{c: c, vendor: v, base: base, auth: auth, retry: cfg.retry}
 	if rs, ok := cfg.rateLimits[v]; ok {
-		vc.limiter = rate.NewLimiter(rate.Limit(rs.perSecond), rs.burst)
+		if rs.perSecond > 0 { // 0: pacing off
+			vc.limiter = rate.NewLimiter(rate.Limit(rs.perSecond), rs.burst)
+		}
 	} else if v == Kore {
 		vc.keyedRate = koreBotRate
 		vc.keyed = map[string]*rate.Limiter{}

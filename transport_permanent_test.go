@@ -8,12 +8,14 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/exportkit/exportkit"
+	"github.com/exportkit/exportkit/exporttest"
 )
 
 // TestPermanentTransportErrors: https:// spoken to a plain http server and
@@ -68,5 +70,28 @@ func TestPermanentTransportErrors(t *testing.T) {
 		require.ErrorContains(t, err, "connection refused")
 		assert.Contains(t, err.Error(), "(4 attempts)")
 		assert.Equal(t, 1, strings.Count(err.Error(), "exportkit: "))
+	})
+}
+
+// TestRateLimitZeroTurnsPacingOff: WithRateLimit(v, 0, 0) turns pacing off,
+// Kore's default of 60 requests a minute per bot included.
+func TestRateLimitZeroTurnsPacingOff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := exporttest.NewServer(exporttest.InMemory())
+		defer srv.Close()
+		ref, err := srv.AddExport(exportkit.Kore)
+		require.NoError(t, err)
+		for _, tc := range []struct {
+			opts  []exportkit.Option
+			paced bool
+		}{{nil, true}, {[]exportkit.Option{exportkit.WithRateLimit(exportkit.Kore, 0, 0)}, false}} {
+			c := srv.Client(tc.opts...)
+			start := time.Now()
+			for range 4 {
+				_, err := c.Bots.ExportStatus(context.Background(), ref.BotID)
+				require.NoError(t, err)
+			}
+			assert.Equal(t, tc.paced, time.Since(start) > 2*time.Second, "paced %v: 4 reads took %s", tc.paced, time.Since(start))
+		}
 	})
 }
