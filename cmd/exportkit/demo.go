@@ -95,7 +95,7 @@ var demoCmd = &cliCommand{
 	name: "demo", short: "all four vendors against a built-in fake server",
 	doc: commandDoc{
 		args: "[flags]",
-		summary: "Runs all four vendor flows at once against an embedded exporttest server (no account,\n" +
+		summary: "Runs five flows of the four vendors at once (Orbit twice) against an embedded exporttest server (no account,\n" +
 			"no network): one export fails with the vendor's code, one status read gets 429 with\n" +
 			"Retry-After, one download is cut a quarter of the way in and resumes. Ends with a table of what happened.",
 		examples: []string{"demo", "demo --dir exports --json"},

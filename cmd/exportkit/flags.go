@@ -49,7 +49,7 @@ func (o *cmdOpts) registerCommon(fs *flag.FlagSet) {
 	fs.StringVar(&o.baseURL, "base-url", "", "the vendor API's base `URL` (default: the SDK's, or the vendor's "+
 		"*_BASE_URL or KORE_HOST variable); without a scheme, http for localhost and https otherwise")
 	fs.Var(&o.timeout, "timeout", "give up after this long (exit 5): a positive `DURATION` "+
-		"such as 90s or 30m; no limit without it")
+		"such as 90s or 30m, one deadline for the whole command (a download's transfer included); no limit without it")
 }
 
 // registerPoll adds --poll-interval, for the commands that poll.

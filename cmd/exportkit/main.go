@@ -4,7 +4,7 @@
 //
 // Usage:
 //
-//	exportkit demo [--dir DIR]
+//	exportkit demo [--dir DIR] [--json] [--quiet]
 //	exportkit create   <vendor> [ID] [flags]
 //	exportkit get      <vendor> <ID> [flags]
 //	exportkit wait     <vendor> <ID> [flags]
@@ -20,15 +20,19 @@
 // "exportkit help COMMAND" (or "exportkit COMMAND --help") for a command's
 // flags, valid values and examples.
 //
+// Each command is one file of this package, listed in the commands table
+// of main.go (see cliCommand): adding one is a file and a line.
+//
 // Exit codes: 0 ok, 1 error, 2 usage (bad arguments, unknown vendor,
-// malformed id or any other input the SDK refuses, missing credentials,
-// output file exists without --force), 3 export failed or canceled,
-// 4 export expired, 5 timed out, 130 interrupted (Ctrl-C).
+// malformed id or any other input the SDK or the vendor refuses as such,
+// missing credentials, an output path that is a directory, exists without
+// --force or cannot be written), 3 export failed or canceled, 4 export
+// expired, 5 timed out, 130 interrupted (Ctrl-C).
 //
 // Under --json, an error is one JSON object on stderr:
 // {"error": "exportkit: …", "code": "…", "kind": "…", "exit": N}, where kind
 // names what went wrong (usage, invalid_input, not_found, unauthorized,
-// forbidden, rate_limited, timeout, export_failed, export_expired,
+// forbidden, rate_limited, not_ready, timeout, export_failed, export_expired,
 // export_canceled, export_superseded, checksum_mismatch, size_mismatch,
 // unsafe_url, file_changed, interrupted or error) and code is the vendor's
 // own error code when it sent one (QUERY_TIMEOUT, 4002, …), else the kind.
@@ -155,7 +159,8 @@ Flags (create, get, wait, download, list; also before the command):
                          $BRAINBASE_LABS_BASE_URL, $MEMSOLUS_BASE_URL,
                          $LEADPIPE_BASE_URL, $KORE_HOST); without a scheme,
                          http for localhost, https otherwise
-  --timeout DURATION     give up after this long (exit 5); positive
+  --timeout DURATION     give up after this long (exit 5): one deadline
+                         for the whole command, the transfer included
   --poll-interval MIN[,MAX]
                          delay between status reads (wait, download;
                          default 2s,15s)
@@ -175,7 +180,8 @@ code is the vendor's own error code when it sent one, else the kind.
 
 // exitCodesText is the exit codes, as every usage text lists them.
 const exitCodesText = `  0 ok, 1 error, 2 usage (bad arguments, unknown vendor, malformed id or
-  other input the SDK refuses, missing credentials, output file exists
-  without --force), 3 export failed or canceled, 4 export expired,
-  5 timed out, 130 interrupted
+  other input the SDK or the vendor refuses as such, missing credentials,
+  an output path that is a directory, exists without --force or cannot
+  be written), 3 export failed or canceled, 4 export expired, 5 timed out,
+  130 interrupted
 `

@@ -73,6 +73,11 @@ func TestInterrupt(t *testing.T) {
 	if got := strings.TrimSpace(stderr.String()); !strings.HasSuffix(got, "exportkit: interrupted") {
 		t.Errorf("stderr does not end with the interrupt line:\n%s", got)
 	}
+	// The task's line says how far it got and what was kept, not "failed".
+	if !regexp.MustCompile(`interrupted( at [0-9.]+ [KM]?i?B of 8.00 MiB)?; kept .*big.csv.partial: run the same command to go on`).MatchString(stderr.String()) ||
+		strings.Contains(stderr.String(), "download failed") {
+		t.Errorf("the interrupted line does not say what was kept:\n%s", stderr.String())
+	}
 	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("%s left behind after Ctrl-C", out)
 	}

@@ -61,4 +61,7 @@ func TestWaitPrintsRetrying(t *testing.T) {
 	if !strings.Contains(out.String(), "retrying: exportkit: brainbase: get export") || !strings.Contains(out.String(), "503 Service Unavailable") {
 		t.Errorf("no retrying line:\n%s", out.String())
 	}
+	if strings.Contains(out.String(), "next read in 0s") {
+		t.Errorf("an outage line says \"next read in 0s\":\n%s", out.String())
+	}
 }
