@@ -458,10 +458,10 @@ type flowJSON struct {
 	// demo against the server's own bytes), "demo" (only the demo: the
 	// vendor sent nothing to check against) or "" (nobody).
 	VerifiedBy string `json:"verified_by,omitempty"`
-	Requests     int              `json:"requests"`
-	Resumes      int              `json:"resumes,omitempty"`
-	AsScripted   bool             `json:"as_scripted"`
-	Note         string           `json:"note,omitempty"`
+	Requests   int    `json:"requests"`
+	Resumes    int    `json:"resumes,omitempty"`
+	AsScripted bool   `json:"as_scripted"`
+	Note       string `json:"note,omitempty"`
 }
 
 func demoJSON(flows []*flow) []flowJSON {
