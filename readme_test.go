@@ -57,3 +57,16 @@ func TestREADMESnippets(t *testing.T) {
 		}
 	}
 }
+
+// TestREADMESaysItInItsOwnWords: the README does not send its reader to
+// documents that are not in the repository (a quality checklist's item
+// numbers, issue numbers).
+func TestREADMESaysItInItsOwnWords(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile(`QUALITY(\.md)?|[Ii]ssue \d+|item \d+`).FindAllString(string(readme), -1) {
+		t.Errorf("README.md cites %q, which is not in the repository", m)
+	}
+}

@@ -32,6 +32,11 @@ func TestWaitOnADeadHost(t *testing.T) {
 		if r.code == exitOK || !strings.Contains(r.stderr, "connection refused") {
 			t.Errorf("%s on a dead host: exit %d\n%s", cmd, r.code, r.stderr)
 		}
+		// The line says what happened, not "stopped"; the retries show.
+		if strings.Contains(r.stderr, "stopped") || !strings.Contains(r.stderr, "could not read the status") ||
+			!strings.Contains(r.stderr, "attempts)") {
+			t.Errorf("%s on a dead host: the task line does not say what happened:\n%s", cmd, r.stderr)
+		}
 		if d := time.Since(start); d > 30*time.Second {
 			t.Errorf("%s on a dead host took %s", cmd, d)
 		}
