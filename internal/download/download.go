@@ -139,6 +139,9 @@ type Config struct {
 
 	// createFile opens the partial file (a test seam).
 	createFile func(name string) (fileHandle, error)
+	// splitFloor, when set, is the smallest half a split leaves (a test
+	// seam; else min(minPlanned, PartSize)).
+	splitFloor int64
 }
 
 func (c *Config) defaults() {
@@ -175,10 +178,16 @@ type Result struct {
 	SHA1        string
 	Verified    bool
 	Resumes     int
-	Parts       int
+	Parts       int // parts fetched, splits included; 1 for one stream
 	Reused      int64
 	ContentType string
 	FileName    string
+
+	// What limited the speed.
+	Connections        int           // connections that carried the file; 1 for one stream
+	PeakPartThroughput float64       // bytes/s of the fastest connection over the time it ran
+	MeanPartThroughput float64       // bytes/s of an average connection: their bytes over their summed time
+	FirstByteWait      time.Duration // time the requests waited for their response headers, summed
 }
 
 // NormalizeChecksum checks a checksum algorithm and hex digest and returns
