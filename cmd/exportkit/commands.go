@@ -631,6 +631,7 @@ func (r *runner) download(ctx context.Context, t target) error {
 		opts = append(opts, exportkit.WithPartSize(r.o.partSize.n))
 	}
 	var res *exportkit.DownloadResult
+	began := time.Now()
 	if r.o.output == "-" {
 		res, err = r.c.Download(ctx, e, r.stdout, opts...)
 	} else {
@@ -644,6 +645,13 @@ func (r *runner) download(ctx context.Context, t target) error {
 	done := "downloaded " + formatBytes(res.Bytes)
 	if res.Verified {
 		done += ", verified"
+	}
+	if took := time.Since(began); took > 0 {
+		conns := fmt.Sprintf("%d connections", res.Connections)
+		if res.Connections == 1 {
+			conns = "one connection"
+		}
+		done += fmt.Sprintf(" in %.1f s, %.1f MB/s over %s", took.Seconds(), float64(res.Bytes-res.Reused)/took.Seconds()/1e6, conns)
 	}
 	tk.finish(done, false)
 	summary := r.stdout
