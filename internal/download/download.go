@@ -4,6 +4,21 @@
 // failures, refreshing expired URLs, fetching ranged parts in parallel and
 // verifying what it received. It knows nothing about vendors: a vendor
 // plugs in through a [Source].
+//
+// Parts are planned from the size and the connections: ceil(size /
+// Connections) bytes, at least 1 MiB (or PartSize when smaller) and at
+// most PartSize, so that a file is never fetched over fewer connections
+// than it can use; the first response's body is part 0. To a file, a
+// connection with no part left to start splits the largest range still
+// being fetched and takes its upper half, so the tail is never one slow
+// part. While parts run, File syncs the partial file (fdatasync) and then
+// saves the ranges each part has written, every checkpointEvery (1 s): a
+// SIGKILL loses at most that long of transfer.
+//
+// Memory: File writes parts in place and holds one 256 KiB copy buffer per
+// connection plus the hasher's; Copy and Open hold at most Connections ×
+// PartSize bytes of parts (16 × 2 MiB = 32 MiB at their defaults), since
+// they deliver in order and never split.
 package download
 
 import (
