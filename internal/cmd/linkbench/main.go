@@ -54,6 +54,7 @@ func main() {
 	flag.StringVar(&o.sizes, "sizes", "1MiB,4MiB,16MiB,64MiB,256MiB,1GiB", "file sizes (B, KiB, MiB, GiB), comma-separated")
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds per size; each runs every command once (at most 50)")
 	flag.StringVar(&o.conns, "connections", "", "extra exportkit --connections values to time, comma-separated")
+	flag.StringVar(&o.partSizes, "part-sizes", "", "extra exportkit --part-size values to time, comma-separated")
 	flag.DurationVar(&o.latency, "latency", 40*time.Millisecond, "latency added to what the server sends")
 	flag.Float64Var(&o.rate, "rate", 20, "bandwidth cap per connection, MB/s (10^6 bytes)")
 	flag.StringVar(&o.dir, "dir", os.TempDir(), "directory for the served file and the downloads (a real disk, not tmpfs)")
@@ -74,11 +75,11 @@ func main() {
 }
 
 type options struct {
-	sizes, conns, dir, bin, toxiproxy, killSize string
-	rounds                                      int
-	latency, timeout                            time.Duration
-	rate                                        float64
-	noCurl                                      bool
+	sizes, conns, partSizes, dir, bin, toxiproxy, killSize string
+	rounds                                                 int
+	latency, timeout                                       time.Duration
+	rate                                                   float64
+	noCurl                                                 bool
 }
 
 // command is one row of the table.
@@ -373,6 +374,12 @@ func commands(o options, f engineFlags, bin, apiURL, fileURL, out string, t tool
 			}
 			cmds = append(cmds, command{tool: "exportkit download", conns: n, exportkit: true, verifies: true,
 				args: append(slices.Clone(base), "--connections", n), env: benchpkg.OrbitEnv})
+		}
+		for _, ps := range strings.Split(o.partSizes, ",") {
+			if ps = strings.TrimSpace(ps); ps != "" {
+				cmds = append(cmds, command{tool: "exportkit download --part-size " + ps, conns: "default", exportkit: true, verifies: true,
+					args: append(slices.Clone(base), "--part-size", ps), env: benchpkg.OrbitEnv})
+			}
 		}
 	}
 	cmds = append(cmds, command{tool: "exportkit download", conns: "default", exportkit: true, verifies: true,
