@@ -24,7 +24,23 @@ type DownloadResult struct {
 	ContentType string
 	FileName    string // the server's suggested file name, sanitized; "" when none
 	Reused      int64  // bytes kept from an earlier interrupted DownloadFile to the same path
-	Parts       int    // ranged parts fetched; 1 for one stream
+	Parts       int    // ranged parts fetched, splits included; 1 for one stream
+
+	// What limited the speed.
+
+	// Connections is how many connections carried the file; 1 for one stream.
+	Connections int
+	// PeakPartThroughput is the rate, in bytes per second, of the fastest
+	// connection over the time it ran (its requests' round trips included).
+	PeakPartThroughput float64
+	// MeanPartThroughput is the rate of an average connection: the bytes
+	// all connections moved over the sum of the times they ran, in bytes
+	// per second. Well below the link's per-connection cap, the round trips
+	// or the machine limited the download; near it, the cap did.
+	MeanPartThroughput float64
+	// FirstByteWait is the time the storage requests waited for their
+	// response headers, summed over the requests.
+	FirstByteWait time.Duration
 }
 
 // Progress is a download's progress: bytes done and the total, -1 when unknown.
@@ -409,7 +425,9 @@ func result(r *download.Result) *DownloadResult {
 		return nil
 	}
 	return &DownloadResult{Bytes: r.Bytes, SHA1: r.SHA1, Verified: r.Verified, Resumes: r.Resumes,
-		ContentType: r.ContentType, FileName: r.FileName, Reused: r.Reused, Parts: r.Parts}
+		ContentType: r.ContentType, FileName: r.FileName, Reused: r.Reused, Parts: r.Parts,
+		Connections: r.Connections, PeakPartThroughput: r.PeakPartThroughput, MeanPartThroughput: r.MeanPartThroughput,
+		FirstByteWait: r.FirstByteWait}
 }
 
 // engine checks the options and turns them and the source into the

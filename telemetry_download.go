@@ -62,7 +62,7 @@ func (d *downloadTel) end(res *DownloadResult, err error) {
 
 func (d *downloadTel) finish(res *DownloadResult, err error) {
 	var bytes, resumes int64
-	attrs := make([]attribute.KeyValue, 0, 8)
+	attrs := make([]attribute.KeyValue, 0, 12)
 	if err == nil && res != nil {
 		parts, reused := resultParts(res)
 		bytes, resumes = res.Bytes-reused, int64(res.Resumes)
@@ -71,7 +71,11 @@ func (d *downloadTel) finish(res *DownloadResult, err error) {
 			attribute.Int(attrDownloadParts, parts),
 			attribute.Int(attrDownloadResumes, res.Resumes),
 			attribute.Bool(attrDownloadVerify, res.Verified),
-			attribute.Int64(attrDownloadReused, reused))
+			attribute.Int64(attrDownloadReused, reused),
+			attribute.Int("exportkit.download.connections", res.Connections),
+			attribute.Float64("exportkit.download.peak_part_throughput", res.PeakPartThroughput),
+			attribute.Float64("exportkit.download.mean_part_throughput", res.MeanPartThroughput),
+			attribute.Int64("exportkit.download.first_byte_wait_ms", res.FirstByteWait.Milliseconds()))
 	} else {
 		bytes = d.storageBytes.Load()
 		attrs = append(attrs, attribute.Int64(attrDownloadBytes, bytes))

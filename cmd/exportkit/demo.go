@@ -218,14 +218,14 @@ func (d *demo) flows() []*flow {
 			},
 			arm: func(e exportkit.Export) func() {
 				// The storage path holds the export id: only this download is cut.
-				srv.Inject(exporttest.OnStorage().Path(e.ExportID()).ResetAfter(demoFileSize / 4)) // within the first part
+				srv.Inject(exporttest.OnStorage().Path(e.ExportID()).ResetAfter(demoFileSize / 32)) // within the first part (1.5 MiB)
 				return func() {}
 			},
 			check: func(f *flow) (string, bool) {
 				if f.res.Resumes == 0 {
 					return "the cut download did not resume", false
 				}
-				return fmt.Sprintf("cut at 25%%, resumed %d×", f.res.Resumes), true
+				return fmt.Sprintf("cut at 3%%, resumed %d×", f.res.Resumes), true
 			},
 		},
 		{

@@ -154,12 +154,14 @@ func (r *runner) download(ctx context.Context, t target) error {
 }
 
 // downloadedLine is the task's last line after a download: size, time,
-// throughput and parts, "downloaded 64.0 MiB in 2.1s (31.9 MB/s, 8 parts),
-// verified", and what became of an earlier run's partial file.
+// throughput, parts and connections, "downloaded 64.0 MiB in 2.1s
+// (31.9 MB/s, 8 parts over 8 connections), verified", and what became of an earlier run's partial file.
 func downloadedLine(res *exportkit.DownloadResult, took time.Duration, resumed string) string {
 	parts := max(res.Parts, 1)
-	s := fmt.Sprintf("downloaded %s in %s (%s, %d %s)", formatBytes(res.Bytes), roundDuration(took),
-		formatRate(res.Bytes-res.Reused, took), parts, pluralWord(parts, "part", "parts"))
+	conns := max(res.Connections, 1)
+	s := fmt.Sprintf("downloaded %s in %s (%s, %d %s over %d %s)", formatBytes(res.Bytes), roundDuration(took),
+		formatRate(res.Bytes-res.Reused, took), parts, pluralWord(parts, "part", "parts"),
+		conns, pluralWord(conns, "connection", "connections"))
 	if res.Verified {
 		s += ", verified"
 	}

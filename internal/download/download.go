@@ -4,6 +4,21 @@
 // failures, refreshing expired URLs, fetching ranged parts in parallel and
 // verifying what it received. It knows nothing about vendors: a vendor
 // plugs in through a [Source].
+//
+// Parts are planned from the size and the connections: ceil(size /
+// Connections) bytes, at least 1 MiB (or PartSize when smaller) and at
+// most PartSize, so that a file is never fetched over fewer connections
+// than it can use; the first response's body is part 0. To a file, a
+// connection with no part left to start splits the largest range still
+// being fetched and takes its upper half, so the tail is never one slow
+// part. While parts run, File syncs the partial file (fdatasync) and then
+// saves the ranges each part has written, every checkpointEvery (1 s): a
+// SIGKILL loses at most that long of transfer.
+//
+// Memory: File writes parts in place and holds one 256 KiB copy buffer per
+// connection plus the hasher's; Copy and Open hold at most Connections ×
+// PartSize bytes of parts (16 × 2 MiB = 32 MiB at their defaults), since
+// they deliver in order and never split.
 package download
 
 import (
@@ -139,6 +154,9 @@ type Config struct {
 
 	// createFile opens the partial file (a test seam).
 	createFile func(name string) (fileHandle, error)
+	// splitFloor, when set, is the smallest half a split leaves (a test
+	// seam; else min(minPlanned, PartSize)).
+	splitFloor int64
 }
 
 func (c *Config) defaults() {
@@ -175,10 +193,16 @@ type Result struct {
 	SHA1        string
 	Verified    bool
 	Resumes     int
-	Parts       int
+	Parts       int // parts fetched, splits included; 1 for one stream
 	Reused      int64
 	ContentType string
 	FileName    string
+
+	// What limited the speed.
+	Connections        int           // connections that carried the file; 1 for one stream
+	PeakPartThroughput float64       // bytes/s of the fastest connection over the time it ran
+	MeanPartThroughput float64       // bytes/s of an average connection: their bytes over their summed time
+	FirstByteWait      time.Duration // time the requests waited for their response headers, summed
 }
 
 // NormalizeChecksum checks a checksum algorithm and hex digest and returns

@@ -51,7 +51,7 @@ func Open(ctx context.Context, cfg Config, src *Source) (io.ReadCloser, error) {
 	if !j.eligible(s.status) {
 		return s, nil
 	}
-	p := newParallel(j, planParts(j.total, j.cfg.PartSize), nil)
+	p := newParallel(j, planParts(j.total, j.planSize()), nil)
 	p.handFirst(s)
 	p.start()
 	return &reader{p: p}, nil
@@ -69,7 +69,7 @@ func Copy(ctx context.Context, cfg Config, src *Source, w io.Writer) (*Result, e
 		if err != nil {
 			return nil, err
 		}
-		return pr.p.j.result(n, len(pr.p.parts)), nil
+		return pr.p.result(n), nil
 	}
 	s := r.(*stream)
 	bp := copyBuffers.Get().(*[]byte)
@@ -170,5 +170,5 @@ func (r *reader) Result() *Result {
 	if !r.done {
 		return nil
 	}
-	return r.p.j.result(r.off, len(r.p.parts))
+	return r.p.result(r.off)
 }

@@ -157,6 +157,7 @@ func (j *job) fetchStorage(ctx context.Context, u *url.URL, h http.Header, hops 
 		StripCredentials(req.Header)
 		start := time.Now()
 		resp, err := j.cfg.Client.Do(req)
+		j.firstByte.Add(int64(time.Since(start)))
 		j.logRequest(ctx, u, off, start, resp, err)
 		if err != nil {
 			return nil, httpx.CleanError(err)

@@ -59,9 +59,11 @@ type job struct {
 	contentType string
 	fileName    string
 
-	ver     verifier
-	resumes atomic.Int64
-	reused  int64
+	ver       verifier
+	resumes   atomic.Int64
+	reused    int64
+	begun     time.Time    // when the download started, for one stream's throughput
+	firstByte atomic.Int64 // nanoseconds the requests waited for their response headers
 
 	progMu     sync.Mutex
 	lastReport time.Time
@@ -73,7 +75,8 @@ type job struct {
 
 func newJob(ctx context.Context, cfg Config, src *Source) *job {
 	cfg.defaults()
-	j := &job{cfg: cfg, src: src, ctx: ctx, total: -1, lastReport: time.Now()}
+	now := time.Now()
+	j := &job{cfg: cfg, src: src, ctx: ctx, total: -1, lastReport: now, begun: now}
 	j.ver.init(cfg.Checksums, cfg.SHA1)
 	return j
 }
@@ -171,6 +174,10 @@ func (j *job) acceptFirst(resp *http.Response) (remain int64, err error) {
 	return remain, nil
 }
 
+// progressEvery is ProgressInterval (a variable for the SIGKILL test's
+// child, which stops at an exact byte).
+var progressEvery = ProgressInterval
+
 // progress reports done bytes at most every ProgressInterval. A call
 // that is throttled is reported once the interval has passed (unless a
 // later report covers it), so that the bytes that arrived just before a
@@ -182,13 +189,13 @@ func (j *job) progress(done int64) {
 	j.progMu.Lock()
 	defer j.progMu.Unlock()
 	since := time.Since(j.lastReport)
-	if since >= ProgressInterval {
+	if since >= progressEvery {
 		j.report(done)
 		return
 	}
 	j.pending = max(j.pending, done)
 	if j.trailing == nil && !j.progEnded {
-		j.trailing = time.AfterFunc(ProgressInterval-since, j.trailingProgress)
+		j.trailing = time.AfterFunc(progressEvery-since, j.trailingProgress)
 	}
 }
 
@@ -201,8 +208,8 @@ func (j *job) trailingProgress() {
 	if j.progEnded || j.pending <= j.reported {
 		return
 	}
-	if since := time.Since(j.lastReport); since < ProgressInterval {
-		j.trailing = time.AfterFunc(ProgressInterval-since, j.trailingProgress)
+	if since := time.Since(j.lastReport); since < progressEvery {
+		j.trailing = time.AfterFunc(progressEvery-since, j.trailingProgress)
 		return
 	}
 	j.report(j.pending)
@@ -228,17 +235,51 @@ func (j *job) finalProgress(done int64) {
 	j.cfg.Progress(done, done)
 }
 
+// result describes a download over one connection.
 func (j *job) result(bytes int64, parts int) *Result {
-	return &Result{
-		Bytes:       bytes,
-		SHA1:        j.ver.sha1Hex(),
-		Verified:    j.ver.verified,
-		Resumes:     int(j.resumes.Load()),
-		Parts:       parts,
-		Reused:      j.reused,
-		ContentType: j.contentType,
-		FileName:    j.fileName,
+	r := j.resultOf(bytes, parts)
+	r.Connections = 1
+	if d := time.Since(j.begun).Seconds(); d > 0 {
+		r.PeakPartThroughput = float64(bytes-j.reused) / d
+		r.MeanPartThroughput = r.PeakPartThroughput
 	}
+	return r
+}
+
+func (j *job) resultOf(bytes int64, parts int) *Result {
+	return &Result{
+		Bytes:         bytes,
+		SHA1:          j.ver.sha1Hex(),
+		Verified:      j.ver.verified,
+		Resumes:       int(j.resumes.Load()),
+		Parts:         parts,
+		Reused:        j.reused,
+		ContentType:   j.contentType,
+		FileName:      j.fileName,
+		FirstByteWait: time.Duration(j.firstByte.Load()),
+	}
+}
+
+// result describes a download in parts, with what each connection moved.
+func (p *parallel) result(bytes int64) *Result {
+	r := p.j.resultOf(bytes, p.numParts())
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var sum int64
+	var busy time.Duration
+	for _, st := range p.stats {
+		if st.busy <= 0 {
+			continue
+		}
+		r.PeakPartThroughput = max(r.PeakPartThroughput, float64(st.bytes)/st.busy.Seconds())
+		sum += st.bytes
+		busy += st.busy
+	}
+	r.Connections = len(p.stats)
+	if busy > 0 {
+		r.MeanPartThroughput = float64(sum) / busy.Seconds()
+	}
+	return r
 }
 
 // logResume logs an interrupted request that will be resumed.

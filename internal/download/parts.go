@@ -8,11 +8,19 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Parallel parts. Once the first response shows a file of known size, a
-// strong ETag and byte ranges, the rest is fetched as parts of PartSize
-// bytes over up to Connections connections. Every part request carries
+// strong ETag and byte ranges, the rest is fetched as parts over up to
+// Connections connections. The parts are planned from the size and the
+// connections (planSize): ceil(size / Connections) bytes, at least
+// minPlanned and at most PartSize, so that a file is never fetched over
+// fewer connections than it can use; the first response's body is read as
+// part 0. To a file, a connection that finds no part left to start takes
+// the upper half of the largest range still being fetched (work stealing,
+// as aria2 does): the part being split stops at its new end, so that the
+// tail of a download is never one slow part. Every part request carries
 // If-Match with the first response's ETag and is accepted only as a 206
 // for exactly the range asked with the same total. A part that fails is
 // retried alone from where it stopped; an expired URL is refreshed once for
@@ -23,14 +31,48 @@ import (
 // Connections parts are in flight or waiting to be delivered: memory is
 // bounded by Connections × PartSize.
 
-// part is a byte range of the file.
+// part is a byte range of the file, [start, end). Its end only moves
+// down, when the part is split (under parallel.mu and part.mu); got only
+// grows, under part.mu, by bytes already written, and never past end.
 type part struct {
-	start, end int64        // [start, end)
-	got        atomic.Int64 // bytes received from start, in order
-	buf        []byte       // in memory: the part's bytes
+	start int64
+	end   atomic.Int64
+	got   atomic.Int64 // bytes received from start, in order
+	mu    sync.Mutex   // held while bytes are written and while the part is split
+	buf   []byte       // in memory: the part's bytes
+
+	// Under parallel.mu.
+	claimed bool // a connection took it
+	active  bool // a connection is fetching it now
 }
 
-func (p *part) size() int64 { return p.end - p.start }
+func newPart(start, end int64) *part {
+	pt := &part{start: start}
+	pt.end.Store(end)
+	return pt
+}
+
+func (p *part) size() int64 { return p.end.Load() - p.start }
+
+// minPlanned is the smallest part planned or left by a split when
+// PartSize allows it: below about 1 MiB, the round trip of another
+// request costs more than the bytes it would carry on a capped link.
+const minPlanned = 1 << 20
+
+// planSize is the size of the parts of a file of total bytes fetched over
+// conns connections: the file spread over every connection, at least
+// minPlanned (or PartSize, when smaller) and at most PartSize.
+func planSize(total int64, conns int, partSize int64) int64 {
+	floor := min(int64(minPlanned), partSize)
+	s := (total + int64(conns) - 1) / int64(max(conns, 1))
+	return min(partSize, max(s, floor))
+}
+
+// connStat is what one connection of a download moved and for how long.
+type connStat struct {
+	bytes int64
+	busy  time.Duration
+}
 
 // parallel is a download in parts.
 type parallel struct {
@@ -41,10 +83,11 @@ type parallel struct {
 	received atomic.Int64 // the sum of the parts' got: read on every chunk for progress
 	file     fileHandle   // nil: in memory
 
-	mu   sync.Mutex
-	next int   // the next part to claim
-	err  error // the first error that ends the download
-	wg   sync.WaitGroup
+	mu       sync.Mutex // guards parts (a split inserts one), the parts' claimed and active, err, stats
+	err      error      // the first error that ends the download
+	stats    []connStat // one per connection that ended
+	minSplit int64      // the smallest half a split leaves
+	wg       sync.WaitGroup
 
 	changed chan struct{} // a part made progress (one waiter)
 	bufs    chan []byte   // in memory: free part buffers
@@ -57,23 +100,30 @@ type parallel struct {
 	endOnce  sync.Once
 }
 
-// eligible reports whether the first response allows parts.
+// eligible reports whether the first response allows parts, and the file
+// is large enough for two of them.
 func (j *job) eligible(status int) bool {
-	return j.cfg.Connections > 1 && j.total >= 2*j.cfg.PartSize && j.etag != "" &&
+	return j.cfg.Connections > 1 && j.total >= 2*j.planSize() && j.etag != "" &&
 		(j.ranges || status == http.StatusPartialContent)
 }
+
+func (j *job) planSize() int64 { return planSize(j.total, j.cfg.Connections, j.cfg.PartSize) }
 
 // planParts cuts [0, total) into parts.
 func planParts(total, size int64) []*part {
 	var ps []*part
 	for off := int64(0); off < total; off += size {
-		ps = append(ps, &part{start: off, end: min(off+size, total)})
+		ps = append(ps, newPart(off, min(off+size, total)))
 	}
 	return ps
 }
 
 func newParallel(j *job, parts []*part, file fileHandle) *parallel {
-	p := &parallel{j: j, parts: parts, file: file, changed: make(chan struct{}, 1)}
+	p := &parallel{j: j, parts: parts, file: file, changed: make(chan struct{}, 1),
+		minSplit: min(int64(minPlanned), j.cfg.PartSize)}
+	if j.cfg.splitFloor > 0 {
+		p.minSplit = j.cfg.splitFloor
+	}
 	for _, pt := range parts {
 		p.received.Add(pt.got.Load()) // an earlier run's bytes, when resuming
 	}
@@ -151,6 +201,8 @@ func (p *parallel) done() int64 { return p.received.Load() }
 
 // prefix is the end of the contiguous received bytes from 0.
 func (p *parallel) prefix() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	for _, pt := range p.parts {
 		if g := pt.got.Load(); g < pt.size() {
 			return pt.start + g
@@ -159,8 +211,10 @@ func (p *parallel) prefix() int64 {
 	return p.j.total
 }
 
-// claim takes the next part that still lacks bytes; in memory it first
-// takes a buffer, so that at most Connections parts hold one.
+// claim takes the first part that no connection took and that still
+// lacks bytes; in memory it first takes a buffer, so that at most
+// Connections parts hold one. To a file, when none is left, it splits the
+// largest range being fetched.
 func (p *parallel) claim() *part {
 	var buf []byte
 	if p.bufs != nil {
@@ -172,33 +226,103 @@ func (p *parallel) claim() *part {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for p.next < len(p.parts) {
-		pt := p.parts[p.next]
-		p.next++
-		if pt.got.Load() < pt.size() {
-			if p.bufs != nil {
-				if int64(cap(buf)) < pt.size() {
-					buf = make([]byte, pt.size())
-				}
-				pt.buf = buf[:pt.size()]
-			}
-			return pt
+	for _, pt := range p.parts {
+		if pt.claimed || pt.got.Load() >= pt.size() {
+			continue
 		}
+		pt.claimed, pt.active = true, true
+		if p.bufs != nil {
+			if int64(cap(buf)) < pt.size() {
+				buf = make([]byte, pt.size())
+			}
+			pt.buf = buf[:pt.size()]
+		}
+		return pt
 	}
 	if p.bufs != nil {
 		p.bufs <- buf
+		return nil // in memory the parts are delivered in order: no splits
 	}
-	return nil
+	return p.splitLocked()
+}
+
+// splitLocked takes the upper half of the largest range a connection is
+// still fetching, when both halves keep at least minSplit bytes, and
+// returns it as a new part; nil when no range is worth splitting. The part
+// split stops at its new end: its end moves under its lock, which its
+// connection holds while it writes, so that it never counts a byte past
+// it.
+func (p *parallel) splitLocked() *part {
+	var best *part
+	var bestRem int64
+	at := -1
+	for i, pt := range p.parts {
+		if !pt.active {
+			continue
+		}
+		if rem := pt.size() - pt.got.Load(); rem > bestRem {
+			best, bestRem, at = pt, rem, i
+		}
+	}
+	if best == nil || bestRem < 2*p.minSplit {
+		return nil
+	}
+	best.mu.Lock()
+	cur, end := best.start+best.got.Load(), best.end.Load()
+	if end-cur < 2*p.minSplit {
+		best.mu.Unlock()
+		return nil
+	}
+	mid := cur + (end-cur)/2
+	best.end.Store(mid)
+	best.mu.Unlock()
+	np := newPart(mid, end)
+	np.claimed, np.active = true, true
+	p.parts = append(p.parts, nil)
+	copy(p.parts[at+2:], p.parts[at+1:])
+	p.parts[at+1] = np
+	return np
+}
+
+// ranges is the parts as a state file holds them: start, end, bytes done.
+func (p *parallel) ranges() [][3]int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([][3]int64, len(p.parts))
+	for i, pt := range p.parts {
+		end := pt.end.Load()
+		out[i] = [3]int64{pt.start, end, min(pt.got.Load(), end-pt.start)}
+	}
+	return out
+}
+
+// numParts is how many parts the file was fetched in, splits included.
+func (p *parallel) numParts() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.parts)
 }
 
 func (p *parallel) worker() {
 	defer p.wg.Done()
+	var st connStat
+	start := time.Now()
+	defer func() {
+		st.busy = time.Since(start)
+		p.mu.Lock()
+		p.stats = append(p.stats, st)
+		p.mu.Unlock()
+	}()
 	for {
 		pt := p.claim()
 		if pt == nil {
 			return
 		}
-		if err := p.fetchPart(pt); err != nil {
+		err := p.fetchPart(pt, &st)
+		p.mu.Lock()
+		pt.active = false
+		p.mu.Unlock()
+		if err != nil {
 			p.fail(err)
 			return
 		}
@@ -209,7 +333,7 @@ func (p *parallel) worker() {
 }
 
 // fetchPart fetches what a part lacks, resuming it alone after a failure.
-func (p *parallel) fetchPart(pt *part) error {
+func (p *parallel) fetchPart(pt *part, st *connStat) error {
 	r := retrier{j: p.j, failOff: -1}
 	relocAt := int64(-1)
 	for pt.got.Load() < pt.size() {
@@ -217,7 +341,7 @@ func (p *parallel) fetchPart(pt *part) error {
 			return ctxError(p.ctx)
 		}
 		if body, req := p.takeFirst(pt); body != nil {
-			err := p.read(pt, body, req)
+			err := p.read(pt, body, req, st)
 			body.Close()
 			req.end()
 			if err == nil {
@@ -241,7 +365,7 @@ func (p *parallel) fetchPart(pt *part) error {
 		if r.lastErr != nil || relocAt >= 0 {
 			p.j.resumes.Add(1)
 		}
-		err = p.request(pt, loc)
+		err = p.request(pt, loc, st)
 		if err == nil {
 			r.lastErr = nil
 			continue
@@ -271,20 +395,20 @@ func (p *parallel) takeFirst(pt *part) (io.ReadCloser, *idleRequest) {
 }
 
 // request asks for the rest of a part and reads it.
-func (p *parallel) request(pt *part, loc *Location) error {
+func (p *parallel) request(pt *part, loc *Location, st *connStat) error {
 	j := p.j
-	off := pt.start + pt.got.Load()
+	off, end := pt.start+pt.got.Load(), pt.end.Load()
 	req := newIdleRequest(p.ctx, j.cfg.IdleTimeout)
 	defer req.end()
 	h := make(http.Header, 4)
-	h.Set("Range", rangeHeader(off, pt.end-1))
+	h.Set("Range", rangeHeader(off, end-1))
 	h.Set("If-Match", j.etag)
 	resp, err := j.fetch(req.ctx, loc, h, off)
 	if err != nil {
 		return req.err(p.ctx, err)
 	}
 	defer resp.Body.Close()
-	if err := p.acceptPart(resp, off, pt.end); err != nil {
+	if err := p.acceptPart(resp, off, end); err != nil {
 		return req.err(p.ctx, err)
 	}
 	if resp.StatusCode == http.StatusOK {
@@ -294,7 +418,7 @@ func (p *parallel) request(pt *part, loc *Location) error {
 			return req.err(p.ctx, err)
 		}
 	}
-	return p.read(pt, resp.Body, req)
+	return p.read(pt, resp.Body, req, st)
 }
 
 // acceptPart checks the answer to a part request.
@@ -338,8 +462,10 @@ func (p *parallel) acceptPart(resp *http.Response, from, to int64) error {
 }
 
 // read reads a part's bytes from body, up to the part's end, into the part
-// buffer or the file.
-func (p *parallel) read(pt *part, body io.Reader, req *idleRequest) error {
+// buffer or the file. The end may move down while it reads (a split): the
+// bytes are counted, and written to the file, under the part's lock, up to
+// the end as it is then.
+func (p *parallel) read(pt *part, body io.Reader, req *idleRequest, st *connStat) error {
 	var buf []byte
 	if p.file != nil {
 		bp := copyBuffers.Get().(*[]byte)
@@ -349,7 +475,7 @@ func (p *parallel) read(pt *part, body io.Reader, req *idleRequest) error {
 	for {
 		got := pt.got.Load()
 		want := pt.size() - got
-		if want == 0 {
+		if want <= 0 {
 			return nil
 		}
 		var dst []byte
@@ -362,20 +488,32 @@ func (p *parallel) read(pt *part, body io.Reader, req *idleRequest) error {
 		if n > 0 {
 			req.touch()
 			if p.file != nil {
-				if _, werr := p.file.WriteAt(dst[:n], pt.start+got); werr != nil {
+				pt.mu.Lock()
+				n = int(min(int64(n), pt.size()-got))
+				_, werr := p.file.WriteAt(dst[:n], pt.start+got)
+				if werr == nil {
+					pt.got.Add(int64(n))
+				}
+				pt.mu.Unlock()
+				if werr != nil {
 					return writeError(werr)
 				}
+			} else {
+				pt.got.Add(int64(n))
 			}
-			pt.got.Add(int64(n))
+			st.bytes += int64(n)
 			p.received.Add(int64(n))
 			p.signal()
 			if p.j.cfg.Progress != nil {
 				p.j.progress(p.done())
 			}
+			if pt.got.Load() >= pt.size() {
+				return nil // done, or split while this read was on its way
+			}
 		}
 		if err != nil {
 			if err == io.EOF {
-				if pt.got.Load() == pt.size() {
+				if pt.got.Load() >= pt.size() {
 					return nil
 				}
 				err = io.ErrUnexpectedEOF

@@ -45,6 +45,8 @@ type spoil struct {
 	shiftRange  int64  // announce (and send) a range this many bytes later
 	cutAt       int64  // cut the connection after this many body bytes (> 0)
 	stall       int64  // stop sending after this many bytes until the request ends (> 0)
+	hold        int64  // with gate: stop sending after this many bytes until gate is closed
+	gate        <-chan struct{}
 }
 
 func newFileServer(t *testing.T, data []byte) *fileServer {
@@ -121,6 +123,16 @@ func (s *fileServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NewResponseController(w).Flush()
 		<-r.Context().Done()
 		return
+	}
+	if sp.gate != nil && sp.hold < int64(len(body)) {
+		s.write(w, body[:sp.hold])
+		http.NewResponseController(w).Flush()
+		select {
+		case <-sp.gate:
+		case <-r.Context().Done():
+			return
+		}
+		body = body[sp.hold:]
 	}
 	if sp.cutAt > 0 && sp.cutAt < int64(len(body)) {
 		s.write(w, body[:sp.cutAt])

@@ -10,3 +10,5 @@ func preallocate(f fileHandle, size int64) error {
 	_ = f.Truncate(size)
 	return nil
 }
+
+func datasync(f fileHandle) error { return f.Sync() }

@@ -1,26 +1,29 @@
 //go:build unix
 
 // Command linkbench times `exportkit download` against aria2c and curl on a
-// link that caps every connection, as signed-URL storage does (issue 10,
-// QUALITY.md 24): a 256 MiB file served by nginx (sendfile, real Range and
-// strong ETag) behind Toxiproxy, which adds 40 ms of latency to what the
-// server sends and caps each connection at 20 MB/s.
+// link that caps every connection, as signed-URL storage does (QUALITY.md
+// 24 and 30): files of 1 MiB to 1 GiB served by nginx (sendfile, real
+// Range and strong ETag) behind Toxiproxy, which adds 40 ms of latency to
+// what the server sends and caps each connection at 20 MB/s.
 //
 //	bash .ci/bench-tools.sh          # nginx, aria2 and Toxiproxy, pinned
-//	go run ./internal/cmd/linkbench  # 3 interleaved rounds, a few minutes
+//	go run ./internal/cmd/linkbench  # every size, 3 interleaved rounds, ~10 minutes
 //
 // Every command is a whole process, timed from start to exit, and writes
 // the file to disk. The rounds interleave the commands (the order rotates
 // each round) so that the load of a shared machine falls on all of them
-// alike; the table has the median of each. exportkit starts from a local
-// stand-in for Orbit's status endpoint, which gives the file's size and
-// SHA-1, so the CLI verifies both before it renames the file into place;
-// aria2c and curl verify nothing unless told (one aria2c row is given the
-// SHA-1). Every output's SHA-1 is checked after its run.
+// alike; the table has the median of each, its share of what 16
+// connections at the cap can carry, and its time against aria2c -x16 -s16
+// -k1M (the goal: at most 0.80 from 4 MiB up). exportkit starts from a
+// local stand-in for Orbit's status endpoint, which gives the file's size
+// and SHA-1, so the CLI verifies both before it renames the file into
+// place; aria2c and curl verify nothing (from 256 MiB one aria2c row is
+// given the SHA-1, for the CPU it costs). Every output's SHA-1 is checked
+// after its run.
 //
-// When the exportkit binary has --connections (the parallel download
-// engine), it runs at each of -connections and at its default; without it,
-// once as one stream.
+// The kill-and-rerun rows (-kill-size) start exportkit and aria2c -x16,
+// SIGKILL each at half its median time, run it again, and count the bytes
+// nginx sent to the rerun.
 package main
 
 import (
@@ -43,21 +46,23 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/exportkit/exportkit/internal/bench"
+	benchpkg "github.com/exportkit/exportkit/internal/bench"
 )
 
 func main() {
 	var o options
-	flag.StringVar(&o.size, "size", "256MiB", "file size (B, KiB, MiB, GiB)")
-	flag.IntVar(&o.rounds, "rounds", 3, "rounds; each runs every command once (at most 50)")
-	flag.StringVar(&o.conns, "connections", "1,4,8,16", "exportkit --connections values to time")
+	flag.StringVar(&o.sizes, "sizes", "1MiB,4MiB,16MiB,64MiB,256MiB,1GiB", "file sizes (B, KiB, MiB, GiB), comma-separated")
+	flag.IntVar(&o.rounds, "rounds", 3, "rounds per size; each runs every command once (at most 50)")
+	flag.StringVar(&o.conns, "connections", "", "extra exportkit --connections values to time, comma-separated")
+	flag.StringVar(&o.partSizes, "part-sizes", "", "extra exportkit --part-size values to time, comma-separated")
 	flag.DurationVar(&o.latency, "latency", 40*time.Millisecond, "latency added to what the server sends")
 	flag.Float64Var(&o.rate, "rate", 20, "bandwidth cap per connection, MB/s (10^6 bytes)")
 	flag.StringVar(&o.dir, "dir", os.TempDir(), "directory for the served file and the downloads (a real disk, not tmpfs)")
 	flag.StringVar(&o.bin, "exportkit", "", "exportkit binary (default: build ./cmd/exportkit)")
 	flag.StringVar(&o.toxiproxy, "toxiproxy", "", "toxiproxy-server binary (default: on PATH or where bench-tools.sh puts it)")
-	flag.DurationVar(&o.timeout, "timeout", 20*time.Minute, "give up after this long")
+	flag.DurationVar(&o.timeout, "timeout", 60*time.Minute, "give up after this long")
 	flag.BoolVar(&o.noCurl, "no-curl", false, "leave out curl (one connection: the slowest row)")
+	flag.StringVar(&o.killSize, "kill-size", "1GiB", "file size of the kill-and-rerun rows; \"\" leaves them out")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("linkbench: ")
@@ -70,11 +75,11 @@ func main() {
 }
 
 type options struct {
-	size, conns, dir, bin, toxiproxy string
-	rounds                           int
-	latency, timeout                 time.Duration
-	rate                             float64
-	noCurl                           bool
+	sizes, conns, partSizes, dir, bin, toxiproxy, killSize string
+	rounds                                                 int
+	latency, timeout                                       time.Duration
+	rate                                                   float64
+	noCurl                                                 bool
 }
 
 // command is one row of the table.
@@ -84,7 +89,7 @@ type command struct {
 	env         []string
 	verifies    bool // the tool itself checks the file's SHA-1
 	exportkit   bool // prints a JSON summary with "verified"
-	baseline    bool // aria2c -x8 -s8 -k1M, the reference of the ratios
+	baseline    bool // aria2c -x16 -s16 -k1M, the reference of the ratios
 }
 
 type result struct {
@@ -97,10 +102,37 @@ type result struct {
 	lastError string
 }
 
+// bench is what every size shares: the tools, the servers, the binary.
+type bench struct {
+	o       options
+	tools   toolPaths
+	flags   engineFlags
+	bin     string
+	www     string
+	ng      *benchpkg.Nginx
+	fileURL string
+	outDir  string
+	link    benchpkg.Link
+}
+
+// sizeRun is one size's results.
+type sizeRun struct {
+	size    int64
+	cmds    []command
+	results []result
+}
+
 func run(ctx context.Context, o options) error {
-	size, err := bench.ParseSize(o.size)
-	if err != nil {
-		return err
+	var sizes []int64
+	for _, f := range strings.Split(o.sizes, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := benchpkg.ParseSize(f)
+		if err != nil {
+			return err
+		}
+		sizes = append(sizes, n)
 	}
 	if o.rounds < 1 || o.rounds > 50 {
 		return fmt.Errorf("-rounds %d: want 1 to 50", o.rounds)
@@ -112,7 +144,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	root, err := bench.ModuleRoot(ctx)
+	root, err := benchpkg.ModuleRoot(ctx)
 	if err != nil {
 		return err
 	}
@@ -121,91 +153,122 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	defer os.RemoveAll(work)
-
-	bin := o.bin
-	if bin == "" {
-		if bin, err = bench.BuildCLI(ctx, work); err != nil {
+	b := &bench{o: o, tools: tools, bin: o.bin}
+	if b.bin == "" {
+		if b.bin, err = benchpkg.BuildCLI(ctx, work); err != nil {
 			return err
 		}
 	}
 	version := exportkitVersion(root, o.bin == "")
-	flags, err := downloadFlags(ctx, bin, work)
-	if err != nil {
+	if b.flags, err = downloadFlags(ctx, b.bin, work); err != nil {
 		return err
 	}
-
-	www := filepath.Join(work, "www")
-	if err := os.Mkdir(www, 0o755); err != nil {
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "writing a %s random file...\n", bench.FormatSize(size))
-	want, err := bench.WriteRandomFile(filepath.Join(www, "export.csv"), size)
-	if err != nil {
-		return err
-	}
-
+	b.www = filepath.Join(work, "www")
 	ngDir := filepath.Join(work, "nginx")
-	if err := os.Mkdir(ngDir, 0o755); err != nil {
+	b.outDir = filepath.Join(work, "out")
+	for _, d := range []string{b.www, ngDir, b.outDir} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return err
+		}
+	}
+	if b.ng, err = benchpkg.StartNginx(ctx, ngDir, b.www); err != nil {
 		return err
 	}
-	ng, err := bench.StartNginx(ctx, ngDir, www)
-	if err != nil {
-		return err
-	}
-	defer ng.Stop()
-	tp, err := bench.StartToxiproxy(ctx, tools.toxiproxy, filepath.Join(work, "toxiproxy.log"))
+	defer b.ng.Stop()
+	tp, err := benchpkg.StartToxiproxy(ctx, tools.toxiproxy, filepath.Join(work, "toxiproxy.log"))
 	if err != nil {
 		return err
 	}
 	defer tp.Stop()
-	link := bench.Link{Latency: o.latency, BytesPerSec: int64(o.rate * 1e6)}
-	proxy, err := tp.Proxy(ctx, "nginx", strings.TrimPrefix(ng.URL, "http://"), link)
+	b.link = benchpkg.Link{Latency: o.latency, BytesPerSec: int64(o.rate * 1e6)}
+	proxy, err := tp.Proxy(ctx, "nginx", strings.TrimPrefix(b.ng.URL, "http://"), b.link)
 	if err != nil {
 		return err
 	}
-	fileURL := "http://" + proxy + "/export.csv"
-
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	api := &http.Server{Handler: bench.OrbitAPI(fileURL+"?X-Amz-Signature=bench", size, want), ReadHeaderTimeout: 10 * time.Second}
-	go api.Serve(ln)
-	defer api.Close()
-	apiURL := "http://" + ln.Addr().String()
-
-	outDir := filepath.Join(work, "out")
-	if err := os.Mkdir(outDir, 0o755); err != nil {
-		return err
-	}
-	out := filepath.Join(outDir, "export.csv")
-	cmds := commands(o, flags, bin, apiURL, fileURL, out, want, tools)
-
-	// One unmeasured run first: the file into the page cache, nginx and
-	// Toxiproxy warm. aria2c -x8 is quick.
-	for _, c := range cmds {
-		if c.baseline {
-			if _, _, _, err := runOnce(ctx, c, outDir, size, link.BytesPerSec); err != nil {
-				return fmt.Errorf("warm-up: %w", err)
-			}
-		}
-	}
+	b.fileURL = "http://" + proxy + "/export.csv"
 
 	load0 := loadAvg()
 	started := time.Now()
+	var runs []sizeRun
+	for _, size := range sizes {
+		r, err := b.measure(ctx, size)
+		if err != nil {
+			return err
+		}
+		runs = append(runs, r)
+	}
+	var kills []killRow
+	if o.killSize != "" {
+		size, err := benchpkg.ParseSize(o.killSize)
+		if err != nil {
+			return err
+		}
+		if kills, err = b.killRows(ctx, size, runs); err != nil {
+			return err
+		}
+	}
+	printTable(os.Stdout, b, runs, kills, version, load0, time.Since(started))
+	return nil
+}
+
+// serve writes a random file of size bytes for nginx and starts the Orbit
+// stand-in that points at it; stop ends the stand-in.
+func (b *bench) serve(size int64) (apiURL, sha1Hex string, stop func(), err error) {
+	fmt.Fprintf(os.Stderr, "writing a %s random file...\n", benchpkg.FormatSize(size))
+	if sha1Hex, err = benchpkg.WriteRandomFile(filepath.Join(b.www, "export.csv"), size); err != nil {
+		return "", "", nil, err
+	}
+	apiURL, stop, err = b.api(b.fileURL, size, sha1Hex)
+	return apiURL, sha1Hex, stop, err
+}
+
+// api starts an Orbit stand-in whose export is at fileURL.
+func (b *bench) api(fileURL string, size int64, sha1Hex string) (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	api := &http.Server{Handler: benchpkg.OrbitAPI(fileURL+"?X-Amz-Signature=bench", size, sha1Hex), ReadHeaderTimeout: 10 * time.Second}
+	go api.Serve(ln)
+	return "http://" + ln.Addr().String(), func() { api.Close() }, nil
+}
+
+// measure times every command at one size.
+func (b *bench) measure(ctx context.Context, size int64) (sizeRun, error) {
+	apiURL, want, stop, err := b.serve(size)
+	if err != nil {
+		return sizeRun{}, err
+	}
+	defer stop()
+	out := filepath.Join(b.outDir, "export.csv")
+	cmds := commands(b.o, b.flags, b.bin, apiURL, b.fileURL, out, b.tools)
+	if size >= 256<<20 {
+		// aria2c verifying the same SHA-1, for the CPU it costs.
+		cmds = append(cmds, command{tool: "aria2c -x16 -s16 -k1M --checksum=sha-1=…", conns: "16", verifies: true,
+			args: append(aria(b.tools, "16", out, b.fileURL), "--checksum=sha-1="+want)})
+	}
+	// One unmeasured run first: the file into the page cache, nginx and
+	// Toxiproxy warm.
+	for _, c := range cmds {
+		if c.baseline {
+			if _, _, _, err := runOnce(ctx, c, b.outDir, size, b.link.BytesPerSec); err != nil {
+				return sizeRun{}, fmt.Errorf("warm-up: %w", err)
+			}
+		}
+	}
 	results := make([]result, len(cmds))
 	for i := range results {
 		results[i].sha1OK, results[i].verified = true, true
 	}
-	for r := range o.rounds {
+	for r := range b.o.rounds {
 		for k := range cmds {
 			i := (k + r) % len(cmds)
 			c := cmds[i]
 			if err := ctx.Err(); err != nil {
-				return fmt.Errorf("stopped in round %d: %w", r+1, err)
+				return sizeRun{}, fmt.Errorf("stopped in round %d: %w", r+1, err)
 			}
-			fmt.Fprintf(os.Stderr, "round %d/%d: %s %s... ", r+1, o.rounds, c.tool, c.conns)
-			took, ps, verified, err := runOnce(ctx, c, outDir, size, link.BytesPerSec)
+			fmt.Fprintf(os.Stderr, "%s round %d/%d: %s %s... ", benchpkg.FormatSize(size), r+1, b.o.rounds, c.tool, c.conns)
+			took, ps, verified, err := runOnce(ctx, c, b.outDir, size, b.link.BytesPerSec)
 			res := &results[i]
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "FAILED: %v\n", err)
@@ -213,7 +276,7 @@ func run(ctx context.Context, o options) error {
 				res.lastError = err.Error()
 				continue
 			}
-			got, err := bench.FileSHA1(out)
+			got, err := benchpkg.FileSHA1(out)
 			if err != nil || got != want {
 				res.sha1OK = false
 			}
@@ -224,8 +287,7 @@ func run(ctx context.Context, o options) error {
 			fmt.Fprintf(os.Stderr, "%.2f s\n", took.Seconds())
 		}
 	}
-	printTable(os.Stdout, o, size, link, cmds, results, tools, version, load0, time.Since(started))
-	return nil
+	return sizeRun{size: size, cmds: cmds, results: results}, nil
 }
 
 // usage is what a finished command used.
@@ -239,12 +301,12 @@ type toolPaths struct{ aria2c, curl, toxiproxy, nginx string }
 func findTools(toxiproxy string) (toolPaths, error) {
 	var t toolPaths
 	var missing []string
-	t.nginx = bench.NginxPath()
+	t.nginx = benchpkg.NginxPath()
 	if t.nginx == "" {
 		missing = append(missing, "nginx")
 	}
 	if toxiproxy == "" {
-		toxiproxy = bench.ToxiproxyPath()
+		toxiproxy = benchpkg.ToxiproxyPath()
 	}
 	if t.toxiproxy = toxiproxy; t.toxiproxy == "" {
 		missing = append(missing, "toxiproxy-server")
@@ -280,7 +342,7 @@ func downloadFlags(ctx context.Context, bin, dir string) (engineFlags, error) {
 		}
 	}
 	takes := func(flag ...string) (bool, error) {
-		args := append([]string{"download", "orbit", bench.OrbitExportID, "-o", filepath.Join(dir, "probe"), "--base-url", "http://127.0.0.1:9"}, flag...)
+		args := append([]string{"download", "orbit", benchpkg.OrbitExportID, "-o", filepath.Join(dir, "probe"), "--base-url", "http://127.0.0.1:9"}, flag...)
 		cmd := exec.CommandContext(ctx, bin, args...)
 		cmd.Env = env
 		out, err := cmd.CombinedOutput()
@@ -298,8 +360,8 @@ func downloadFlags(ctx context.Context, bin, dir string) (engineFlags, error) {
 	return f, err
 }
 
-func commands(o options, f engineFlags, bin, apiURL, fileURL, out, sha1Hex string, t toolPaths) []command {
-	base := []string{bin, "download", "orbit", bench.OrbitExportID, "-o", out, "--force", "-q", "--json", "--base-url", apiURL}
+func commands(o options, f engineFlags, bin, apiURL, fileURL, out string, t toolPaths) []command {
+	base := []string{bin, "download", "orbit", benchpkg.OrbitExportID, "-o", out, "--force", "-q", "--json", "--base-url", apiURL}
 	if f.noResume {
 		base = append(base, "--no-resume")
 	}
@@ -311,24 +373,20 @@ func commands(o options, f engineFlags, bin, apiURL, fileURL, out, sha1Hex strin
 				continue
 			}
 			cmds = append(cmds, command{tool: "exportkit download", conns: n, exportkit: true, verifies: true,
-				args: append(slices.Clone(base), "--connections", n), env: bench.OrbitEnv})
+				args: append(slices.Clone(base), "--connections", n), env: benchpkg.OrbitEnv})
 		}
-		cmds = append(cmds, command{tool: "exportkit download", conns: "default", exportkit: true, verifies: true,
-			args: slices.Clone(base), env: bench.OrbitEnv})
-	} else {
-		cmds = append(cmds, command{tool: "exportkit download (no --connections: one stream)", conns: "1", exportkit: true,
-			verifies: true, args: base, env: bench.OrbitEnv})
+		for _, ps := range strings.Split(o.partSizes, ",") {
+			if ps = strings.TrimSpace(ps); ps != "" {
+				cmds = append(cmds, command{tool: "exportkit download --part-size " + ps, conns: "default", exportkit: true, verifies: true,
+					args: append(slices.Clone(base), "--part-size", ps), env: benchpkg.OrbitEnv})
+			}
+		}
 	}
-	dir, name := filepath.Split(out)
-	aria := func(n string) []string {
-		return []string{t.aria2c, "-x" + n, "-s" + n, "-k1M", "-d", dir, "-o", name, "--allow-overwrite=true",
-			"--auto-file-renaming=false", "-q", "--summary-interval=0", fileURL}
-	}
+	cmds = append(cmds, command{tool: "exportkit download", conns: "default", exportkit: true, verifies: true,
+		args: slices.Clone(base), env: benchpkg.OrbitEnv})
 	cmds = append(cmds,
-		command{tool: "aria2c -x8 -s8 -k1M", conns: "8", args: aria("8"), baseline: true},
-		command{tool: "aria2c -x16 -s16 -k1M", conns: "16", args: aria("16")},
-		command{tool: "aria2c -x8 -s8 -k1M --checksum=sha-1=…", conns: "8", verifies: true,
-			args: append(aria("8"), "--checksum=sha-1="+sha1Hex)},
+		command{tool: "aria2c -x16 -s16 -k1M", conns: "16", args: aria(t, "16", out, fileURL), baseline: true},
+		command{tool: "aria2c -x8 -s8 -k1M", conns: "8", args: aria(t, "8", out, fileURL)},
 	)
 	if !o.noCurl {
 		cmds = append(cmds, command{tool: "curl -s -o FILE", conns: "1", args: []string{t.curl, "-s", "-o", out, fileURL}})
@@ -336,15 +394,33 @@ func commands(o options, f engineFlags, bin, apiURL, fileURL, out, sha1Hex strin
 	return cmds
 }
 
+// aria is an aria2c command with n connections to out, replacing a file
+// there but resuming from its control file when there is one.
+func aria(t toolPaths, n, out, fileURL string) []string {
+	dir, name := filepath.Split(out)
+	return []string{t.aria2c, "-x" + n, "-s" + n, "-k1M", "-d", dir, "-o", name, "--allow-overwrite=true",
+		"--auto-file-renaming=false", "-q", "--summary-interval=0", fileURL}
+}
+
 // runOnce runs c once from an empty output directory and a synced disk,
 // and returns its wall time, its process state and whether it said it
 // verified the file (exportkit's JSON; aria2c with --checksum fails
 // otherwise).
 func runOnce(ctx context.Context, c command, outDir string, size, bytesPerSec int64) (time.Duration, usage, bool, error) {
-	entries, _ := os.ReadDir(outDir)
+	clean(outDir)
+	return runIn(ctx, c, size, bytesPerSec)
+}
+
+// clean empties dir.
+func clean(dir string) {
+	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
-		os.Remove(filepath.Join(outDir, e.Name()))
+		os.Remove(filepath.Join(dir, e.Name()))
 	}
+}
+
+// runIn runs c once, on what the output directory holds.
+func runIn(ctx context.Context, c command, size, bytesPerSec int64) (time.Duration, usage, bool, error) {
 	// Start from a quiet disk: no writeback of the previous run's bytes
 	// is billed to this one.
 	syscall.Sync()
@@ -364,7 +440,7 @@ func runOnce(ctx context.Context, c command, outDir string, size, bytesPerSec in
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
-	peak, err := bench.RunPeakRSS(cmd)
+	peak, err := benchpkg.RunPeakRSS(cmd)
 	took := time.Since(start)
 	if err != nil {
 		return 0, usage{}, false, fmt.Errorf("%v: %s", err, lastLine(stderr.String()))
@@ -383,50 +459,60 @@ func runOnce(ctx context.Context, c command, outDir string, size, bytesPerSec in
 	return took, usage{cmd.ProcessState, peak}, verified, nil
 }
 
-func printTable(w *os.File, o options, size int64, link bench.Link, cmds []command, res []result, t toolPaths, version string, load0 [3]float64, took time.Duration) {
+func printTable(w *os.File, b *bench, runs []sizeRun, kills []killRow, version string, load0 [3]float64, took time.Duration) {
 	load1 := loadAvg()
-	fmt.Fprintf(w, "\n%s file, nginx behind Toxiproxy %s (%s), %d rounds interleaved, median per row; %s\n",
-		bench.FormatSize(size), bench.ToxiproxyVersion, link, o.rounds, time.Now().UTC().Format("2006-01-02 15:04 UTC"))
+	o, t := b.o, b.tools
+	capacity := 16 * float64(b.link.BytesPerSec)
+	fmt.Fprintf(w, "\nnginx behind Toxiproxy %s (%s), %d rounds interleaved per size, median per row; %s\n",
+		benchpkg.ToxiproxyVersion, b.link, o.rounds, time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(w, "machine: %d cores, %s/%s, %s; load average %.1f at the start, %.1f at the end; %s of runs\n",
 		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), load0[0], load1[0], took.Round(time.Second))
 	fmt.Fprintf(w, "tools: exportkit %s; %s; %s; %s\n\n", version, versionLine(t.nginx, "-v"),
 		versionLine(t.aria2c, "--version"), versionLine(t.curl, "--version"))
 
-	var ref float64
-	for i, c := range cmds {
-		if c.baseline && len(res[i].wall) > 0 {
-			ref = median(res[i].wall).Seconds()
+	fmt.Fprintf(w, "| size | tool | connections | median s | MB/s | share of 16 × %.0f MB/s | vs aria2c -x16 | CPU s | CPU s/GiB | peak RSS | verified | output SHA-1 |\n", float64(b.link.BytesPerSec)/1e6)
+	fmt.Fprintln(w, "|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|---|---|")
+	for _, sr := range runs {
+		var ref float64
+		for i, c := range sr.cmds {
+			if c.baseline && len(sr.results[i].wall) > 0 {
+				ref = median(sr.results[i].wall).Seconds()
+			}
+		}
+		for i, c := range sr.cmds {
+			r := sr.results[i]
+			name := benchpkg.FormatSize(sr.size)
+			if len(r.wall) == 0 {
+				fmt.Fprintf(w, "| %s | %s | %s | failed | | | | | | | | %s |\n", name, c.tool, c.conns, r.lastError)
+				continue
+			}
+			sec := median(r.wall).Seconds()
+			ratio := "–"
+			if ref > 0 {
+				ratio = fmt.Sprintf("%.2f", sec/ref)
+			}
+			verified, sum := "no", "ok"
+			if c.verifies && r.verified {
+				verified = "yes"
+			} else if c.verifies {
+				verified = "**NO**"
+			}
+			if !r.sha1OK {
+				sum = "**WRONG**"
+			}
+			if r.failures > 0 {
+				sum += fmt.Sprintf(" (%d runs failed: %s)", r.failures, r.lastError)
+			}
+			rate := float64(sr.size) / sec
+			cpu := median(r.cpu).Seconds()
+			fmt.Fprintf(w, "| %s | %s | %s | %.2f | %.1f | %.0f%% | %s | %.2f | %.2f | %.0f MiB | %s | %s |\n", name, c.tool, c.conns, sec,
+				rate/1e6, 100*rate/capacity, ratio, cpu, cpu/(float64(sr.size)/(1<<30)), float64(r.maxRSS)/(1<<20), verified, sum)
 		}
 	}
-	fmt.Fprintln(w, "| tool | connections | median s | MB/s | vs aria2c -x8 | CPU s | peak RSS | verified by the tool | output SHA-1 |")
-	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|---|---|")
-	for i, c := range cmds {
-		r := res[i]
-		if len(r.wall) == 0 {
-			fmt.Fprintf(w, "| %s | %s | failed | | | | | | %s |\n", c.tool, c.conns, r.lastError)
-			continue
-		}
-		sec := median(r.wall).Seconds()
-		ratio := "–"
-		if ref > 0 {
-			ratio = fmt.Sprintf("%.2f", sec/ref)
-		}
-		verified, sum := "no", "ok"
-		if c.verifies && r.verified {
-			verified = "yes"
-		} else if c.verifies {
-			verified = "**NO**"
-		}
-		if !r.sha1OK {
-			sum = "**WRONG**"
-		}
-		if r.failures > 0 {
-			sum += fmt.Sprintf(" (%d runs failed: %s)", r.failures, r.lastError)
-		}
-		fmt.Fprintf(w, "| %s | %s | %.2f | %.1f | %s | %.2f | %.0f MiB | %s | %s |\n", c.tool, c.conns, sec,
-			float64(size)/sec/1e6, ratio, median(r.cpu).Seconds(), float64(r.maxRSS)/(1<<20), verified, sum)
+	fmt.Fprintf(w, "\nThe goal (QUALITY.md 30): exportkit at most 0.80× the time of aria2c -x16 -s16 -k1M from 4 MiB to 1 GiB.\n")
+	if len(kills) > 0 {
+		printKills(w, kills)
 	}
-	fmt.Fprintf(w, "\nThe goal (issue 10, QUALITY.md 24): exportkit, verified, no slower than aria2c -x8 -s8 -k1M (ratio ≤ 1.00).\n")
 }
 
 func median(t []time.Duration) time.Duration {
