@@ -2,10 +2,10 @@ package exporttest
 
 import (
 	"bytes"
-	"encoding/json"
 	"crypto/sha1"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"hash/fnv"
 	"io"
 	"strconv"
