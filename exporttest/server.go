@@ -36,6 +36,7 @@ type Server struct {
 
 	mu      sync.Mutex // guards the state below
 	exports map[refKey]*export
+	all     []*export                      // every export and run, oldest first
 	lists   map[exportkit.Vendor][]*export // Brainbase and Memsolus, oldest first
 	runs    map[string][]*export           // Orbit audience id → runs, oldest first
 	idem    map[string]*export             // Orbit audience id + Idempotency-Key → run
@@ -413,6 +414,10 @@ func match(pattern string, segs []string) ([]string, bool) {
 // serveAPI is the API host: record, check the credential, apply a fault,
 // route.
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, AdminPath) {
+		s.serveAdmin(w, r)
+		return
+	}
 	segs := segments(r.URL.EscapedPath())
 	v := vendorOf(segs)
 	sw := s.record(w, r, v, false)

@@ -97,6 +97,7 @@ func (s *Server) newExport(v exportkit.Vendor, k kind, id string) *export {
 		e.failCode, e.failMessage = s.cfg.failCode, s.cfg.failMessage
 	}
 	s.exports[refKey{v, id}] = e
+	s.all = append(s.all, e)
 	return e
 }
 
