@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"testing"
 
 	"github.com/exportkit/exportkit"
@@ -142,4 +143,27 @@ func TestAdminErrors(t *testing.T) {
 	assert.Equal(t, http.StatusMethodNotAllowed, r.code)
 	assert.Equal(t, "GET", r.header.Get("Allow"))
 	assert.Empty(t, srv.Requests())
+}
+
+func TestNewServerAt(t *testing.T) {
+	srv, err := exporttest.NewServerAt("127.0.0.1:0", exporttest.ReadyAfter(0))
+	require.NoError(t, err)
+	defer srv.Close()
+	assert.Regexp(t, `^http://localhost:\d+$`, srv.URL())
+	assert.Regexp(t, `^http://127\.0\.0\.1:\d+$`, srv.StorageURL())
+	ref, err := srv.AddExport(exportkit.Memsolus)
+	require.NoError(t, err)
+	var got struct{ Data []map[string]any }
+	r := call(t, srv, "GET", srv.URL()+"/v1/exports", creds(t, exportkit.Memsolus), "")
+	require.NoError(t, json.Unmarshal(r.body, &got))
+	require.Len(t, got.Data, 1)
+	assert.Equal(t, ref.ID, got.Data[0]["id"])
+
+	_, err = exporttest.NewServerAt("127.0.0.1:0", exporttest.InMemory())
+	assert.ErrorContains(t, err, "InMemory does not apply")
+	_, err = exporttest.NewServerAt("no-port")
+	assert.Error(t, err)
+	u, _ := url.Parse(srv.URL())
+	_, err = exporttest.NewServerAt("127.0.0.1:" + u.Port())
+	assert.ErrorContains(t, err, "address already in use")
 }

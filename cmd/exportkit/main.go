@@ -10,6 +10,7 @@
 //	exportkit wait     <vendor> <ID> [flags]
 //	exportkit download <vendor> <ID> -o FILE|- [flags]
 //	exportkit list     <vendor> [ID] [flags]
+//	exportkit fake     [flags]
 //	exportkit help     [command]
 //
 // Vendors are brainbase, memsolus, orbit and kore. Credentials come from the
@@ -76,6 +77,7 @@ func init() {
 		waitCmd,
 		downloadCmd,
 		listCmd,
+		fakeCmd,
 		helpCmd,
 		versionCmd,
 	}
