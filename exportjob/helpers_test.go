@@ -1,0 +1,121 @@
+package exportjob
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/exportkit/exportkit"
+	"github.com/exportkit/exportkit/exporttest"
+	"github.com/stretchr/testify/require"
+)
+
+// fastPoll is a schedule for the fake, which is quick.
+var fastPoll = exportkit.PollSchedule{Min: time.Millisecond, Max: 10 * time.Millisecond, Multiplier: 1.5, Jitter: 0.2}
+
+// allJobs is one job per vendor.
+func allJobs() []Job {
+	return []Job{
+		{Name: "logs", Vendor: exportkit.Brainbase, Params: map[string]string{"format": "CSV"}},
+		{Name: "memories", Vendor: exportkit.Memsolus, Params: map[string]string{"format": "json"}},
+		{Name: "audience", Vendor: exportkit.Orbit, Params: map[string]string{"audience": "aud_1"}},
+		{Name: "bot", Vendor: exportkit.Kore, Params: map[string]string{"bot": "st-bot-1"}},
+	}
+}
+
+// env is a fake, a store path and an export directory, for one test.
+type env struct {
+	t     *testing.T
+	srv   *exporttest.Server
+	dir   string
+	store string
+}
+
+func newEnv(t *testing.T, opts ...exporttest.Option) *env {
+	t.Helper()
+	srv := exporttest.NewServer(append([]exporttest.Option{exporttest.ReadyAfter(1), exporttest.FileSize(64 << 10)}, opts...)...)
+	t.Cleanup(srv.Close)
+	d := t.TempDir()
+	return &env{t: t, srv: srv, dir: filepath.Join(d, "exports"), store: filepath.Join(d, "exportkit.db")}
+}
+
+// client is a client of the fake, with extra options.
+func (v *env) client(extra ...exportkit.Option) *exportkit.Client {
+	return v.srv.Client(extra...)
+}
+
+// open opens the env's store, closed with the test.
+func (v *env) open() *Store {
+	v.t.Helper()
+	st, err := Open(context.Background(), v.store)
+	require.NoError(v.t, err)
+	v.t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// engine is an engine on a new store handle, fast polling, with opts.
+func (v *env) engine(c *exportkit.Client, jobs []Job, opts ...Option) *Engine {
+	v.t.Helper()
+	e, err := New(c, v.open(), v.dir, jobs, append([]Option{WithPollSchedule(fastPoll), WithLeaseTTL(time.Second)}, opts...)...)
+	require.NoError(v.t, err)
+	return e
+}
+
+// sync runs one sync and returns its results by job name.
+func (v *env) sync(e *Engine) map[string]Result {
+	v.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := e.Sync(ctx)
+	require.NoError(v.t, err)
+	out := map[string]Result{}
+	for _, r := range res {
+		out[r.Run.Job] = r
+	}
+	return out
+}
+
+// creates counts the create requests the fake received per vendor
+// (Orbit: run creations; its export creation is create-or-reuse).
+func (v *env) creates() map[exportkit.Vendor]int {
+	out := map[exportkit.Vendor]int{}
+	for _, r := range v.srv.Requests() {
+		if r.Method != http.MethodPost || r.Storage {
+			continue
+		}
+		p := r.Path
+		switch {
+		case strings.HasSuffix(p, "/api/team/exports"), strings.HasSuffix(p, "/v1/exports"),
+			strings.HasSuffix(p, "/runs"), strings.HasSuffix(p, "/export"):
+			out[r.Vendor]++
+		}
+	}
+	return out
+}
+
+// requireDone checks that every result is done, its file published with
+// the recorded size and SHA-1, and (but Orbit's, whose id is the run's)
+// byte-identical to the fake's.
+func (v *env) requireDone(res map[string]Result, jobs ...string) {
+	v.t.Helper()
+	for _, name := range jobs {
+		r, ok := res[name]
+		require.True(v.t, ok, "no result for %s", name)
+		require.NoError(v.t, r.Err, name)
+		require.Equal(v.t, StateDone, r.Run.State, name)
+		b, err := os.ReadFile(filepath.Join(v.dir, r.Run.File))
+		require.NoError(v.t, err, name)
+		sum := sha1.Sum(b)
+		require.Equal(v.t, hex.EncodeToString(sum[:]), r.Run.SHA1, name)
+		require.Equal(v.t, int64(len(b)), r.Run.Size, name)
+		if r.Run.Vendor != exportkit.Orbit {
+			require.Equal(v.t, v.srv.File(r.Run.Vendor, r.Run.ExportID), b, name)
+		}
+	}
+}

@@ -1,0 +1,5 @@
+package exportjob
+
+const killEnv = "EXPORTJOB_TEST_KILL_AT"
+
+func killChild(point string) int { return 0 }
