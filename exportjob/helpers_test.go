@@ -4,10 +4,13 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
+	"errors"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -45,9 +48,64 @@ func newEnv(t *testing.T, opts ...exporttest.Option) *env {
 	return &env{t: t, srv: srv, dir: filepath.Join(d, "exports"), store: filepath.Join(d, "exportkit.db")}
 }
 
-// client is a client of the fake, with extra options.
+// client is a client of the fake, retrying fast and with Kore paced for
+// tests, with extra options.
 func (v *env) client(extra ...exportkit.Option) *exportkit.Client {
-	return v.srv.Client(extra...)
+	return v.srv.Client(append([]exportkit.Option{exportkit.WithRetry(2, time.Millisecond, 5*time.Millisecond),
+		exportkit.WithRateLimit(exportkit.Kore, 1000, 100)}, extra...)...)
+}
+
+// createVendor names the vendor whose create request path is p, or "".
+func createVendor(method, p string) exportkit.Vendor {
+	if method != http.MethodPost {
+		return ""
+	}
+	switch {
+	case strings.HasSuffix(p, "/api/team/exports"):
+		return exportkit.Brainbase
+	case strings.HasSuffix(p, "/v1/exports"):
+		return exportkit.Memsolus
+	case strings.HasSuffix(p, "/runs"):
+		return exportkit.Orbit
+	case strings.HasSuffix(p, "/export"):
+		return exportkit.Kore
+	}
+	return ""
+}
+
+// loseReplies carries out create requests and then loses the reply, as a
+// connection cut after the vendor acted does: the next left[vendor] ones
+// per vendor. It stands in for the fake's own fault until that lands.
+type loseReplies struct {
+	base http.RoundTripper
+	mu   sync.Mutex
+	left map[exportkit.Vendor]int
+}
+
+func (l *loseReplies) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := l.base.RoundTrip(req)
+	v := createVendor(req.Method, req.URL.Path)
+	if err != nil || v == "" {
+		return resp, err
+	}
+	l.mu.Lock()
+	lose := l.left[v] > 0
+	if lose {
+		l.left[v]--
+	}
+	l.mu.Unlock()
+	if !lose {
+		return resp, nil
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return nil, errors.New("read: connection reset by peer")
+}
+
+// losingClient is a client whose create replies are lost, left[vendor]
+// of them.
+func (v *env) losingClient(left map[exportkit.Vendor]int) *exportkit.Client {
+	return v.client(exportkit.WithHTTPClient(&http.Client{Transport: &loseReplies{base: v.srv.Transport(), left: left}}))
 }
 
 // open opens the env's store, closed with the test.
@@ -86,13 +144,10 @@ func (v *env) sync(e *Engine) map[string]Result {
 func (v *env) creates() map[exportkit.Vendor]int {
 	out := map[exportkit.Vendor]int{}
 	for _, r := range v.srv.Requests() {
-		if r.Method != http.MethodPost || r.Storage {
+		if r.Storage {
 			continue
 		}
-		p := r.Path
-		switch {
-		case strings.HasSuffix(p, "/api/team/exports"), strings.HasSuffix(p, "/v1/exports"),
-			strings.HasSuffix(p, "/runs"), strings.HasSuffix(p, "/export"):
+		if createVendor(r.Method, r.Path) != "" {
 			out[r.Vendor]++
 		}
 	}
