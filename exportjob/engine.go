@@ -51,7 +51,7 @@ type config struct {
 	leaseTTL    time.Duration
 	maxCreates  int
 	onEvent     func(Event)
-	now         func() time.Time
+	now         func() time.Time // the clock that decides which periods are due
 }
 
 // Option configures an [Engine]. A bad value is an error matching

@@ -46,7 +46,7 @@ func (e *Engine) advance(ctx context.Context, j jobEntry, r *Run) error {
 			fresh = false
 		case StateCreated:
 			next := *r
-			next.State, next.nextPoll, next.polls = StateWaiting, e.cfg.now(), 0
+			next.State, next.nextPoll, next.polls = StateWaiting, time.Now(), 0
 			err = e.save(ctx, r, &next, "waiting")
 		case StateWaiting:
 			err = e.wait(ctx, j, r)
@@ -122,7 +122,7 @@ func (e *Engine) plan(ctx context.Context, j jobEntry, r *Run) error {
 // intend commits a new intent (creating, its time, key and count).
 func (e *Engine) intend(ctx context.Context, r *Run) error {
 	next := *r
-	next.State, next.Creates, next.IntentAt = StateCreating, r.Creates+1, e.cfg.now().UTC()
+	next.State, next.Creates, next.IntentAt = StateCreating, r.Creates+1, time.Now().UTC()
 	next.key, next.Error, next.Candidates = idempotencyKey(r.fingerprint, next.Creates), "", nil
 	return e.save(ctx, r, &next, "creating")
 }
@@ -280,7 +280,7 @@ func (e *Engine) wait(ctx context.Context, j jobEntry, r *Run) error {
 				if w, err = e.c.ResumeWaiter(next.token); err != nil {
 					return e.fail(ctx, r, "", err)
 				}
-				next.polls, next.nextPoll = 0, e.cfg.now()
+				next.polls, next.nextPoll = 0, time.Now()
 				if err := e.save(ctx, r, &next, "waiting for "+nx.ExportID()); err != nil {
 					return err
 				}
@@ -307,9 +307,9 @@ func (e *Engine) wait(ctx context.Context, j jobEntry, r *Run) error {
 			return e.fail(ctx, r, "", err)
 		default: // an outage, a 429, not ready, not found yet: ride it out
 			if outageSince.IsZero() {
-				outageSince = e.cfg.now()
-			} else if e.cfg.now().Sub(outageSince) >= e.cfg.maxOutage {
-				return e.fail(ctx, r, StateWaiting, fmt.Errorf("%w (for %s, the maximum outage)", err, e.cfg.now().Sub(outageSince).Round(time.Millisecond)))
+				outageSince = time.Now()
+			} else if time.Now().Sub(outageSince) >= e.cfg.maxOutage {
+				return e.fail(ctx, r, StateWaiting, fmt.Errorf("%w (for %s, the maximum outage)", err, time.Now().Sub(outageSince).Round(time.Millisecond)))
 			}
 			var ae *exportkit.APIError
 			if errors.As(err, &ae) {
@@ -318,7 +318,7 @@ func (e *Engine) wait(ctx context.Context, j jobEntry, r *Run) error {
 		}
 		next := *r
 		next.polls++
-		next.nextPoll = e.cfg.now().Add(max(e.cfg.schedule.Delay(next.polls, rand.Float64()), floor))
+		next.nextPoll = time.Now().Add(max(e.cfg.schedule.Delay(next.polls, rand.Float64()), floor))
 		if err := e.save(ctx, r, &next, "polled"); err != nil {
 			return err
 		}
