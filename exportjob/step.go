@@ -308,8 +308,8 @@ func (e *Engine) wait(ctx context.Context, j jobEntry, r *Run) error {
 		default: // an outage, a 429, not ready, not found yet: ride it out
 			if outageSince.IsZero() {
 				outageSince = time.Now()
-			} else if time.Now().Sub(outageSince) >= e.cfg.maxOutage {
-				return e.fail(ctx, r, StateWaiting, fmt.Errorf("%w (for %s, the maximum outage)", err, time.Now().Sub(outageSince).Round(time.Millisecond)))
+			} else if time.Since(outageSince) >= e.cfg.maxOutage {
+				return e.fail(ctx, r, StateWaiting, fmt.Errorf("%w (for %s, the maximum outage)", err, time.Since(outageSince).Round(time.Millisecond)))
 			}
 			var ae *exportkit.APIError
 			if errors.As(err, &ae) {
