@@ -56,10 +56,10 @@ func TestBrainbaseLifecycle(t *testing.T) {
 
 		list := call(t, srv, "GET", srv.URL()+"/api/team/exports", h, "")
 		require.Equal(t, http.StatusOK, list.code)
-		var all []map[string]any
-		require.NoError(t, json.Unmarshal(list.body, &all), "a bare array")
-		require.Len(t, all, 1)
-		assert.Equal(t, id, all[0]["id"])
+		var all struct{ Data []map[string]any }
+		require.NoError(t, json.Unmarshal(list.body, &all), "{data: […]}")
+		require.Len(t, all.Data, 1)
+		assert.Equal(t, id, all.Data[0]["id"])
 	})
 }
 

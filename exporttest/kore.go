@@ -58,7 +58,7 @@ func (s *Server) koreStart(w http.ResponseWriter, r *http.Request, p []string) {
 	s.mu.Lock()
 	e := s.createKore(p[0], body.ExportType)
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, obj{
+	s.createReply(w, http.StatusOK, obj{
 		"status": "pending", "streamId": e.botID, "createdBy": e.createdBy, "exportType": e.exportType,
 		"requestType": "Botexport", "_id": e.id, "createdOn": stamp(e.created), "__v": 0,
 	})

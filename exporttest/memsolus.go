@@ -103,7 +103,7 @@ func (s *Server) memsolusCreate(w http.ResponseWriter, r *http.Request, _ []stri
 	e := s.createMemsolus(format, filters)
 	view := memsolusView(e, time.Now(), false)
 	s.mu.Unlock()
-	writeJSON(w, http.StatusAccepted, view)
+	s.createReply(w, http.StatusAccepted, view)
 }
 
 // memsolusList is GET /v1/exports?page=&page_size=: newest first,

@@ -21,6 +21,8 @@ type config struct {
 	koreAllowReplay  bool
 	urlTTL           time.Duration
 	keepRequests     int // < 0: unlimited
+	loseRate         float64
+	seed             uint64
 }
 
 func defaultConfig() config {
@@ -30,6 +32,7 @@ func defaultConfig() config {
 		memsolusScopes:   map[string]bool{ScopeExportRead: true, ScopeExportWrite: true},
 		memsolusRedirect: -1,
 		keepRequests:     -1,
+		seed:             1,
 	}
 }
 

@@ -76,7 +76,7 @@ func (s *Server) orbitCreateRun(w http.ResponseWriter, r *http.Request, p []stri
 	}
 	view := orbitRunView(run, time.Now(), false)
 	s.mu.Unlock()
-	writeJSON(w, code, obj{"data": view, "meta": orbitMeta(w)})
+	s.createReply(w, code, obj{"data": view, "meta": orbitMeta(w)})
 }
 
 // orbitListRuns is GET …/runs?limit= (1..100, default 25), newest first.

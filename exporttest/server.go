@@ -44,7 +44,9 @@ type Server struct {
 	urlGen  int
 
 	reqMu sync.Mutex
-	reqs  []Request
+	reqs  []*Request
+
+	lose lossState // lost create replies
 
 	faultMu sync.Mutex
 	faults  []*activeFault
@@ -72,6 +74,10 @@ type Request struct {
 	Storage  bool             // true for the storage host
 	Vendor   exportkit.Vendor // whose API it was for; "" for storage and unknown paths
 	Time     time.Time        // when it arrived, from time.Now
+	// Status is the HTTP status the Server answered with; 0 while the
+	// answer is still being written, and 0 when the connection was cut
+	// (a lost create reply, a Hangup or a ResetAfter fault).
+	Status int
 }
 
 // NewServer starts a fake of the four vendor APIs on http://localhost:PORT
@@ -98,6 +104,7 @@ func NewServer(opts ...Option) *Server {
 		}
 	}
 	_, _ = rand.Read(s.secret)
+	s.lose.init(s.cfg)
 	s.routes = map[exportkit.Vendor][]route{
 		exportkit.Brainbase: s.brainbaseRoutes(),
 		exportkit.Memsolus:  s.memsolusRoutes(),
@@ -251,8 +258,8 @@ func (s *Server) Requests() []Request {
 	defer s.reqMu.Unlock()
 	out := make([]Request, len(s.reqs))
 	for i, r := range s.reqs {
-		r.Header = r.Header.Clone()
-		out[i] = r
+		out[i] = *r
+		out[i].Header = r.Header.Clone()
 	}
 	return out
 }
@@ -264,12 +271,15 @@ func (s *Server) ResetRequests() {
 	s.reqMu.Unlock()
 }
 
-func (s *Server) record(r *http.Request, v exportkit.Vendor, storage bool) {
+// record logs r and returns the writer the handler answers through: it
+// fills in the record's Status once the handler returns.
+func (s *Server) record(w http.ResponseWriter, r *http.Request, v exportkit.Vendor, storage bool) *statusWriter {
+	sw := &statusWriter{ResponseWriter: w, s: s}
 	keep := s.cfg.keepRequests
 	if keep == 0 {
-		return
+		return sw
 	}
-	rec := Request{
+	rec := &Request{
 		Method: r.Method, Host: r.Host, Path: r.URL.EscapedPath(), RawQuery: r.URL.RawQuery,
 		Header: r.Header.Clone(), Storage: storage, Vendor: v, Time: time.Now(),
 	}
@@ -279,6 +289,61 @@ func (s *Server) record(r *http.Request, v exportkit.Vendor, storage bool) {
 		s.reqs = s.reqs[len(s.reqs)-keep:]
 	}
 	s.reqMu.Unlock()
+	sw.rec = rec
+	return sw
+}
+
+// statusWriter remembers the status a handler answered with, for the
+// request log.
+type statusWriter struct {
+	http.ResponseWriter
+	s      *Server
+	rec    *Request // nil when requests are not kept
+	status int
+	cut    bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.set(code)
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.set(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the real writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// markCut notes that the connection was cut: the request logs status 0.
+func (w *statusWriter) markCut() {
+	w.cut = true
+	w.set(-1)
+}
+
+// set records the status before any byte of the answer leaves, so a client
+// that has its answer finds it in the log. -1 marks a cut connection.
+func (w *statusWriter) set(code int) {
+	w.status = code
+	if w.rec == nil {
+		return
+	}
+	w.s.reqMu.Lock()
+	w.rec.Status = max(code, 0)
+	w.s.reqMu.Unlock()
+}
+
+// settle logs 200 for a handler that returned without writing anything, as
+// net/http answers.
+func (w *statusWriter) settle() {
+	if w.status == 0 && !w.cut {
+		w.set(http.StatusOK)
+	}
 }
 
 // route is one API endpoint. A "*" segment in pattern is a parameter,
@@ -350,7 +415,9 @@ func match(pattern string, segs []string) ([]string, bool) {
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	segs := segments(r.URL.EscapedPath())
 	v := vendorOf(segs)
-	s.record(r, v, false)
+	sw := s.record(w, r, v, false)
+	defer sw.settle()
+	w = sw
 	if v == "" {
 		http.NotFound(w, r)
 		return

@@ -42,6 +42,8 @@ type export struct {
 
 	// Vendor fields.
 	format, logType string         // Brainbase (CSV/JSON), Memsolus (json/csv/markdown)
+	startDate       time.Time      // Brainbase date range; zero when not sent
+	endDate         time.Time      // Brainbase
 	filters         map[string]any // Memsolus filters, by wire name
 	audienceID      string         // Orbit
 	orgID           string         // Orbit
