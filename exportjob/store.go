@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -42,6 +43,7 @@ type StoreError struct {
 	Err  error
 }
 
+// Error says which store, what was being done, and what is wrong.
 func (e *StoreError) Error() string {
 	what := ""
 	switch e.Kind {
@@ -72,7 +74,7 @@ func kindOf(err error) error {
 			return ErrStoreLocked
 		case sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT:
 			return ErrStoreDamaged
-		case sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM:
+		case sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM:
 			return ErrStoreReadOnly
 		case sqlite3.SQLITE_FULL:
 			return ErrStoreFull
@@ -130,6 +132,8 @@ func open(ctx context.Context, path string, cfg storeConfig) (*Store, error) {
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return fail("open", err)
+	} else if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fail("create directory", err)
 	}
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", cfg.busyTimeout.Milliseconds()))

@@ -76,6 +76,7 @@ func init() {
 		waitCmd,
 		downloadCmd,
 		listCmd,
+		syncCmd,
 		helpCmd,
 		versionCmd,
 	}
