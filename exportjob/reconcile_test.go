@@ -3,6 +3,7 @@ package exportjob
 import (
 	"context"
 	"errors"
+	"github.com/exportkit/exportkit/exporttest"
 	"net/http"
 	"testing"
 	"time"
@@ -100,4 +101,20 @@ func (c cutCreates) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, errors.New("write: broken pipe")
 	}
 	return c.base.RoundTrip(req)
+}
+
+// The fake's own fault: every create of every vendor is carried out and
+// its connection cut before the reply (exporttest.LoseCreateReplies(1)).
+// Each run adopts the export its create made; the vendors hold one each.
+func TestFakeLosesEveryCreateReply(t *testing.T) {
+	v := newEnv(t, exporttest.LoseCreateReplies(1))
+	res := v.sync(v.engine(v.client(), allJobs()))
+	v.requireDone(res, "logs", "memories", "audience", "bot")
+	require.Positive(t, v.srv.LostCreateReplies())
+	for _, vendor := range []exportkit.Vendor{exportkit.Brainbase, exportkit.Memsolus, exportkit.Kore} {
+		require.Equal(t, 1, v.creates()[vendor], vendor)
+	}
+	runs, err := v.client().Audiences.ListRuns(context.Background(), "aud_1", nil)
+	require.NoError(t, err)
+	require.Len(t, runs, 1, "one Orbit run")
 }
