@@ -305,7 +305,12 @@ func (e *Engine) wait(ctx context.Context, j jobEntry, r *Run) error {
 			}
 		case errors.Is(err, exportkit.ErrExportSuperseded), errors.Is(err, exportkit.ErrBadResumeToken):
 			return e.fail(ctx, r, "", err)
-		default: // an outage, a 429, not ready, not found yet: ride it out
+		case errors.Is(err, exportkit.ErrNotReady) || errors.Is(err, exportkit.ErrRateLimited):
+			var ae *exportkit.APIError // an answer to wait on, not an outage
+			if errors.As(err, &ae) {
+				floor = ae.RetryAfter
+			}
+		default: // an outage, or not found yet: ride it out for the maximum outage
 			if outageSince.IsZero() {
 				outageSince = time.Now()
 			} else if time.Since(outageSince) >= e.cfg.maxOutage {
@@ -334,7 +339,10 @@ func (e *Engine) download(ctx context.Context, j jobEntry, r *Run) error {
 	stage := abs + ".download"
 	if r.SHA1 == "" {
 		x, err := e.fresh(ctx, r)
-		if err != nil {
+		switch {
+		case errors.Is(err, exportkit.ErrExportSuperseded):
+			return e.fail(ctx, r, "", err) // another export replaced it: final
+		case err != nil:
 			return e.fail(ctx, r, StateDownloading, err)
 		}
 		switch x.State() {

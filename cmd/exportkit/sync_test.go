@@ -146,3 +146,28 @@ func TestSyncBadManifest(t *testing.T) {
 	runWith(t, fakeEnv, "sync", "status", "--watch").must(t, 2)
 	runWith(t, fakeEnv, "sync", "stat").must(t, 2)
 }
+
+func TestSyncExitCodes(t *testing.T) {
+	t.Parallel()
+	mf := "jobs:\n  - name: memories\n    vendor: memsolus\n"
+	t.Run("failed", func(t *testing.T) {
+		t.Parallel()
+		srv := exporttest.NewServer(exporttest.ReadyAfter(0), exporttest.FailWith("QUOTA", "over quota"))
+		defer srv.Close()
+		r := runWith(t, syncEnv(srv), "sync", "-f", writeManifest(t, mf)).must(t, 3)
+		if !strings.Contains(r.stdout, "failed") || !strings.Contains(errorLine(t, r), "failed") {
+			t.Errorf("stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+		}
+	})
+	t.Run("timeout", func(t *testing.T) {
+		t.Parallel()
+		srv := exporttest.NewServer(exporttest.ReadyAfter(1000))
+		defer srv.Close()
+		p := writeManifest(t, mf)
+		r := runWith(t, syncEnv(srv), "sync", "-f", p, "--timeout", "300ms", "--json").must(t, 5)
+		if !strings.Contains(r.stderr, "timed out after 300ms") || !strings.Contains(r.stdout, `"state":"waiting"`) {
+			t.Errorf("stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+		}
+		runWith(t, syncEnv(srv), "sync", "status", "-f", p).must(t, 0)
+	})
+}
