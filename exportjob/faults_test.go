@@ -170,3 +170,29 @@ func TestNewRefusesBadJobs(t *testing.T) {
 		})
 	}
 }
+
+// A run that lasts several lease lifetimes keeps its lease (renewed every
+// third of it): a second engine that starts meanwhile waits for it, and
+// the first one finishes without losing the run.
+func TestLeaseRenewedDuringLongRun(t *testing.T) {
+	v := newEnv(t, exporttest.ReadyAfterDuration(1500*time.Millisecond))
+	j := []Job{allJobs()[1]}
+	a := v.engine(v.client(), j, WithLeaseTTL(300*time.Millisecond))
+	b := v.engine(v.client(), j, WithLeaseTTL(300*time.Millisecond))
+	started := make(chan struct{})
+	var once sync.Once
+	a.hook = func(p string) {
+		if p == string(StateWaiting) {
+			once.Do(func() { close(started) })
+		}
+	}
+	var ra, rb map[string]Result
+	var wg sync.WaitGroup
+	wg.Go(func() { ra = v.sync(a) })
+	<-started
+	wg.Go(func() { rb = v.sync(b) })
+	wg.Wait()
+	v.requireDone(ra, j[0].Name)
+	v.requireDone(rb, j[0].Name) // b waited, then read the run a finished
+	require.Equal(t, 1, v.creates()[exportkit.Memsolus])
+}

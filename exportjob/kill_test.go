@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -22,16 +24,20 @@ import (
 // against the parent's fake and kills itself with SIGKILL at a named
 // point; the environment says which.
 const (
-	killEnv   = "EXPORTJOB_TEST_KILL_AT" // the point, or "none" to sync to the end
-	killURL   = "EXPORTJOB_TEST_URL"
-	killStore = "EXPORTJOB_TEST_STORE"
-	killJob   = "EXPORTJOB_TEST_JOB" // an index into allJobs
-	pointSent = "create-sent"        // the create request has left, its reply not read
+	killEnv    = "EXPORTJOB_TEST_KILL_AT" // the point, or "none" to sync to the end
+	killURL    = "EXPORTJOB_TEST_URL"
+	killStore  = "EXPORTJOB_TEST_STORE"
+	killJob    = "EXPORTJOB_TEST_JOB" // an index into allJobs
+	pointSent  = "create-sent"        // the create request has left, its reply not read
+	pointBytes = "mid-download"       // a quarter of the file received
 )
 
 // killPoints are every named point of a run's life, in order.
 var killPoints = []string{"planned", string(StateCreating), pointSent, string(StateCreated), string(StateWaiting),
-	string(StateDownloading), "downloaded", "published", string(StateDone)}
+	string(StateDownloading), pointBytes, "downloaded", "published", string(StateDone)}
+
+// killFileSize is the fake's file size in the SIGKILL test.
+const killFileSize = 1 << 20
 
 // killChild is the child: it syncs and exits 0 when its run is done.
 func killChild(point string) int {
@@ -43,9 +49,21 @@ func killChild(point string) int {
 		if point == pointSent && createVendor(req.Method, req.URL.Path) != "" {
 			die() // the vendor acted; its reply is never read
 		}
+		if err == nil && point == pointBytes && strings.HasSuffix(req.URL.Path, "/download") {
+			resp.Body = &dieAfter{ReadCloser: resp.Body, left: killFileSize / 4, die: die} // Memsolus serves the file itself
+		}
 		return resp, err
 	})}
-	c, err := exportkit.NewClient(
+	storage := http.DefaultTransport.(*http.Transport).Clone()
+	storage.DisableCompression = true
+	shc := &http.Client{Transport: roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		resp, err := storage.RoundTrip(req)
+		if err == nil && point == pointBytes {
+			resp.Body = &dieAfter{ReadCloser: resp.Body, left: killFileSize / 4, die: die}
+		}
+		return resp, err
+	})}
+	c, err := exportkit.NewClient(exportkit.WithStorageHTTPClient(shc),
 		exportkit.WithBaseURL(exportkit.Brainbase, base), exportkit.WithBaseURL(exportkit.Memsolus, base),
 		exportkit.WithBaseURL(exportkit.Orbit, base), exportkit.WithBaseURL(exportkit.Kore, base),
 		exportkit.WithBrainbaseAPIKey(exporttest.BrainbaseAPIKey), exportkit.WithMemsolusAPIKey(exporttest.MemsolusAPIKey),
@@ -87,6 +105,21 @@ func killChild(point string) int {
 	return 0
 }
 
+// dieAfter is a body that kills the process once left bytes are read.
+type dieAfter struct {
+	io.ReadCloser
+	left int
+	die  func()
+}
+
+func (d *dieAfter) Read(p []byte) (int, error) {
+	n, err := d.ReadCloser.Read(p)
+	if d.left -= n; d.left <= 0 {
+		d.die()
+	}
+	return n, err
+}
+
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
@@ -104,7 +137,7 @@ func TestSIGKILLAtEveryTransition(t *testing.T) {
 	for idx, j := range allJobs() {
 		for _, point := range killPoints {
 			t.Run(string(j.Vendor)+"/"+point, func(t *testing.T) {
-				v := newEnv(t)
+				v := newEnv(t, exporttest.FileSize(killFileSize))
 				run := func(point string) error {
 					cmd := exec.Command(self, "-test.run=^$")
 					cmd.Env = append(os.Environ(), killEnv+"="+point, killURL+"="+v.srv.URL(), killStore+"="+v.store,
