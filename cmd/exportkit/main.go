@@ -77,6 +77,7 @@ func init() {
 		waitCmd,
 		downloadCmd,
 		listCmd,
+		syncCmd,
 		fakeCmd,
 		helpCmd,
 		versionCmd,

@@ -1,0 +1,22 @@
+package exportjob
+
+import (
+	"testing"
+
+	"github.com/exportkit/exportkit"
+	"github.com/stretchr/testify/require"
+)
+
+func TestSyncAllVendors(t *testing.T) {
+	v := newEnv(t)
+	e := v.engine(v.client(), allJobs())
+	res := v.sync(e)
+	v.requireDone(res, "logs", "memories", "audience", "bot")
+	require.Equal(t, map[exportkit.Vendor]int{exportkit.Brainbase: 1, exportkit.Memsolus: 1, exportkit.Orbit: 1, exportkit.Kore: 1}, v.creates())
+	require.EqualValues(t, 512, res["logs"].Run.Rows) // Brainbase and Orbit report rows
+
+	// A second sync in the same period has nothing to do and creates nothing.
+	res = v.sync(v.engine(v.client(), allJobs()))
+	require.Empty(t, res)
+	require.Equal(t, 4, len(v.creates()))
+}
