@@ -107,6 +107,7 @@ type requestInfo struct {
 	Query   string           `json:"query,omitempty"`
 	Storage bool             `json:"storage"`
 	Status  int              `json:"status"`
+	Bytes   int64            `json:"bytes"` // body bytes sent
 	Time    time.Time        `json:"time"`
 }
 
@@ -129,7 +130,7 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	reqs := s.Requests()
 	out := make([]requestInfo, len(reqs))
 	for i, q := range reqs {
-		out[i] = requestInfo{Vendor: q.Vendor, Method: q.Method, Path: q.Path, Storage: q.Storage, Status: q.Status, Time: q.Time}
+		out[i] = requestInfo{Vendor: q.Vendor, Method: q.Method, Path: q.Path, Storage: q.Storage, Status: q.Status, Bytes: q.Bytes, Time: q.Time}
 		if !q.Storage {
 			out[i].Query = q.RawQuery
 		}

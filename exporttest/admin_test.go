@@ -122,13 +122,14 @@ func TestAdminRequests(t *testing.T) {
 		require.NoError(t, json.Unmarshal(r.body, &got), "%s", r.body)
 		require.GreaterOrEqual(t, len(got), 3)
 		assert.Equal(t, map[string]any{"vendor": "memsolus", "method": "POST", "path": "/v1/exports",
-			"query": "format=csv", "storage": false, "status": 0.0, "time": got[0]["time"]}, got[0])
+			"query": "format=csv", "storage": false, "status": 0.0, "bytes": 0.0, "time": got[0]["time"]}, got[0])
 		assert.Equal(t, "/api/team/exports/"+ref.ID, got[1]["path"])
 		assert.EqualValues(t, 200, got[1]["status"])
 		last := got[len(got)-1]
 		assert.Equal(t, true, last["storage"])
 		assert.Equal(t, "", last["vendor"])
 		assert.NotContains(t, last, "query", "a signed URL's query stays out")
+		assert.EqualValues(t, 4096, last["bytes"], "the file's bytes")
 		for _, q := range got {
 			assert.NotContains(t, q["path"], "_exporttest", "admin requests are not recorded")
 		}

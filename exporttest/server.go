@@ -80,6 +80,8 @@ type Request struct {
 	// answer is still being written, and 0 when the connection was cut
 	// (a lost create reply, a Hangup or a ResetAfter fault).
 	Status int
+	// Bytes is how many body bytes the Server sent in its answer so far.
+	Bytes int64
 }
 
 // NewServer starts a fake of the four vendor APIs on http://localhost:PORT
@@ -361,7 +363,13 @@ func (w *statusWriter) Write(p []byte) (int, error) {
 	if w.status == 0 {
 		w.set(http.StatusOK)
 	}
-	return w.ResponseWriter.Write(p)
+	n, err := w.ResponseWriter.Write(p)
+	if w.rec != nil && n > 0 {
+		w.s.reqMu.Lock()
+		w.rec.Bytes += int64(n)
+		w.s.reqMu.Unlock()
+	}
+	return n, err
 }
 
 // Unwrap lets http.ResponseController reach the real writer.
