@@ -291,6 +291,11 @@ type fakeExport struct {
 	Size   int64  `json:"size"`
 	SHA1   string `json:"sha1"`
 	RunID  string `json:"run_id"` // an Orbit CSV export's run
+	// Kept in the dump, for looking into a duplicate.
+	Created        time.Time `json:"created_at"`
+	BotID          string    `json:"bot_id,omitempty"`
+	AudienceID     string    `json:"audience_id,omitempty"`
+	IdempotencyKey string    `json:"idempotency_key,omitempty"`
 }
 
 // measure reads sync status, the fake's exports and requests, and the
@@ -315,11 +320,13 @@ func (c *config) measure(ctx context.Context, dir, mf string, env []string, out 
 		return err
 	}
 	var requests []struct {
-		Storage bool  `json:"storage"`
-		Status  int   `json:"status"`
-		Bytes   int64 `json:"bytes"`
-		Method  string
-		Path    string
+		Vendor  string    `json:"vendor"`
+		Method  string    `json:"method"`
+		Path    string    `json:"path"`
+		Storage bool      `json:"storage"`
+		Status  int       `json:"status"`
+		Bytes   int64     `json:"bytes"`
+		Time    time.Time `json:"time"`
 	}
 	if err := getJSON(ctx, admin+"/_exporttest/requests", &requests); err != nil {
 		return err
