@@ -1,6 +1,7 @@
 package exportkit
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -130,6 +131,47 @@ func (s *ExportsService) Create(ctx context.Context, r *LogExportRequest) (*LogE
 		return nil, opError(Brainbase, "create export", "", errors.New("response has no export id"))
 	}
 	return e, nil
+}
+
+// logExportList is Brainbase's export listing: its shape is undocumented,
+// so a bare array and a {"data": […]} or {"items": […]} envelope are all
+// accepted.
+type logExportList []*LogExport
+
+func (l *logExportList) UnmarshalJSON(b []byte) error {
+	if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '[' {
+		return json.Unmarshal(t, (*[]*LogExport)(l))
+	}
+	var w struct {
+		Data  []*LogExport `json:"data"`
+		Items []*LogExport `json:"items"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*l = append(w.Data, w.Items...)
+	return nil
+}
+
+// List returns the team's log exports, as Brainbase lists them. Brainbase
+// documents neither the listing's shape nor its pagination: a bare array
+// and a {"data": […]} envelope are both read, and one response is all
+// there is.
+//
+// Brainbase API: GET /api/team/exports
+func (s *ExportsService) List(ctx context.Context) ([]*LogExport, error) {
+	l, _, err := call[logExportList](ctx, s.api, request{op: "list exports", method: http.MethodGet,
+		path: "/api/team/exports"})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*LogExport, 0, len(*l))
+	for _, e := range *l {
+		if e != nil && e.ID != "" {
+			out = append(out, e)
+		}
+	}
+	return out, nil
 }
 
 // Get reads an export's status and, when it is COMPLETED, a fresh download URL.

@@ -28,22 +28,26 @@ func (s *Server) createBrainbase(format, logType string) *export {
 	id := "exp_" + randHex(12)
 	e := s.newExport(exportkit.Brainbase, kindExport, id)
 	e.format, e.logType = format, logType
-	ext, ct := "csv", "text/csv"
+	ext, ct, fm := "csv", "text/csv", formatLogsCSV
 	if format == "JSON" {
-		ext, ct = "json", "application/json"
+		ext, ct, fm = "json", "application/json", formatLogsJSON
 	}
-	s.attachFile(e, s3Prefix+"brainbase-log-exports/team-exports/"+id+"."+ext, "brainbase-logs-"+id+"."+ext, ct)
+	s.attachFile(e, s3Prefix+"brainbase-log-exports/team-exports/"+id+"."+ext, "brainbase-logs-"+id+"."+ext, ct, fm)
 	s.lists[exportkit.Brainbase] = append(s.lists[exportkit.Brainbase], e)
 	return e
 }
 
 // brainbaseCreate is POST /api/team/exports with a JSON body
-// {format: CSV|JSON, logType, …}; the create body is undocumented, so other
-// fields are accepted and ignored. It answers 201 with the export.
+// {format: CSV|JSON, logType, startDate, endDate, …}; the create body is
+// undocumented, so other fields are accepted and ignored. The dates, when
+// sent, must be RFC 3339 and are echoed on the export. It answers 201 with
+// the export.
 func (s *Server) brainbaseCreate(w http.ResponseWriter, r *http.Request, _ []string) {
 	var body struct {
-		Format  string `json:"format"`
-		LogType string `json:"logType"`
+		Format    string     `json:"format"`
+		LogType   string     `json:"logType"`
+		StartDate *time.Time `json:"startDate"`
+		EndDate   *time.Time `json:"endDate"`
 	}
 	if err := decodeBody(r, &body); err != nil {
 		s.writeError(w, exportkit.Brainbase, http.StatusBadRequest, "", "Invalid JSON body: "+err.Error())
@@ -58,15 +62,30 @@ func (s *Server) brainbaseCreate(w http.ResponseWriter, r *http.Request, _ []str
 		s.writeError(w, exportkit.Brainbase, http.StatusBadRequest, "", "format must be one of CSV, JSON")
 		return
 	}
+	var start, end time.Time
+	if body.StartDate != nil {
+		start = body.StartDate.UTC()
+	}
+	if body.EndDate != nil {
+		end = body.EndDate.UTC()
+	}
+	if !start.IsZero() && !end.IsZero() && end.Before(start) {
+		s.writeError(w, exportkit.Brainbase, http.StatusBadRequest, "", "endDate must not be before startDate")
+		return
+	}
 	s.mu.Lock()
 	e := s.createBrainbase(format, body.LogType)
+	e.startDate, e.endDate = start, end
 	view := s.brainbaseView(e, time.Now(), false)
 	s.mu.Unlock()
-	writeJSON(w, http.StatusCreated, view)
+	s.createReply(w, http.StatusCreated, view)
 }
 
-// brainbaseList is GET /api/team/exports: a bare array, newest first. A
-// listing is not a status read: it does not move exports along.
+// brainbaseList is GET /api/team/exports: {"data": […]}, newest first, each
+// export as its status read shows it (id, status, format, logType,
+// createdAt, startDate and endDate when the create sent them, …). The
+// list's real shape is not documented; this is the one exportkit decodes.
+// A listing is not a status read: it does not move exports along.
 func (s *Server) brainbaseList(w http.ResponseWriter, _ *http.Request, _ []string) {
 	s.mu.Lock()
 	all := s.lists[exportkit.Brainbase]
@@ -76,7 +95,7 @@ func (s *Server) brainbaseList(w http.ResponseWriter, _ *http.Request, _ []strin
 		out = append(out, s.brainbaseView(all[i], now, false))
 	}
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, obj{"data": out})
 }
 
 // brainbaseGet is GET /api/team/exports/{exportId}: a status read, with a
@@ -112,9 +131,15 @@ func (s *Server) brainbaseView(e *export, now time.Time, advance bool) obj {
 		"rowCount": nil, "fileSizeBytes": nil, "downloadUrl": nil, "errorMessage": nil,
 		"createdAt": stamp(e.created), "expiresAt": stampOrNil(e.expiresAt()),
 	}
+	if !e.startDate.IsZero() {
+		v["startDate"] = stamp(e.startDate)
+	}
+	if !e.endDate.IsZero() {
+		v["endDate"] = stamp(e.endDate)
+	}
 	switch st {
 	case exportkit.StateReady:
-		v["rowCount"] = rows(e.file.size)
+		v["rowCount"] = e.file.rows
 		v["fileSizeBytes"] = json.RawMessage(fmt.Sprintf("%d.0", e.file.size))
 		if e.servable(now) {
 			v["downloadUrl"], _, _ = s.signedURL(e, now)
@@ -127,9 +152,6 @@ func (s *Server) brainbaseView(e *export, now time.Time, advance bool) obj {
 	}
 	return v
 }
-
-// rows is a plausible row count for a file of size bytes.
-func rows(size int64) int64 { return (size + 127) / 128 }
 
 // decodeBody reads a JSON request body of at most 1 MiB into v. An empty
 // body leaves v as it is.

@@ -40,7 +40,7 @@ func TestBrainbaseLifecycle(t *testing.T) {
 		assert.Equal(t, []string{"PENDING", "PROCESSING", "COMPLETED"}, statuses)
 		assert.Contains(t, string(last.body), `"fileSizeBytes":65536.0`, "a JSON number sent as a float")
 		done := last.json(t)
-		assert.EqualValues(t, 512, done["rowCount"])
+		assert.EqualValues(t, 341, done["rowCount"], "65536 bytes of 192-byte JSON rows")
 		assert.NotNil(t, done["expiresAt"])
 
 		u := str(done, "downloadUrl")
@@ -56,10 +56,10 @@ func TestBrainbaseLifecycle(t *testing.T) {
 
 		list := call(t, srv, "GET", srv.URL()+"/api/team/exports", h, "")
 		require.Equal(t, http.StatusOK, list.code)
-		var all []map[string]any
-		require.NoError(t, json.Unmarshal(list.body, &all), "a bare array")
-		require.Len(t, all, 1)
-		assert.Equal(t, id, all[0]["id"])
+		var all struct{ Data []map[string]any }
+		require.NoError(t, json.Unmarshal(list.body, &all), "{data: […]}")
+		require.Len(t, all.Data, 1)
+		assert.Equal(t, id, all.Data[0]["id"])
 	})
 }
 

@@ -372,6 +372,9 @@ type aborter interface{ abort(sent bool) }
 // (headers included) reaches the client first.
 func hangup(w http.ResponseWriter, sent bool) {
 	for inner := w; ; {
+		if c, ok := inner.(interface{ markCut() }); ok {
+			c.markCut()
+		}
 		if a, ok := inner.(aborter); ok {
 			a.abort(sent)
 			return

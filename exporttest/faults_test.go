@@ -127,7 +127,7 @@ func TestFaultHangup(t *testing.T) {
 		}
 		require.Error(t, err)
 		r := call(t, srv, "GET", srv.URL()+"/api/team/exports", creds(t, exportkit.Brainbase), "")
-		assert.Equal(t, "[]", string(r.body), "nothing was created")
+		assert.Equal(t, `{"data":[]}`, string(r.body), "nothing was created")
 	})
 }
 

@@ -3,6 +3,7 @@ package exporttest
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -36,6 +37,7 @@ type Server struct {
 
 	mu      sync.Mutex // guards the state below
 	exports map[refKey]*export
+	all     []*export                      // every export and run, oldest first
 	lists   map[exportkit.Vendor][]*export // Brainbase and Memsolus, oldest first
 	runs    map[string][]*export           // Orbit audience id → runs, oldest first
 	idem    map[string]*export             // Orbit audience id + Idempotency-Key → run
@@ -44,7 +46,9 @@ type Server struct {
 	urlGen  int
 
 	reqMu sync.Mutex
-	reqs  []Request
+	reqs  []*Request
+
+	lose lossState // lost create replies
 
 	faultMu sync.Mutex
 	faults  []*activeFault
@@ -72,6 +76,12 @@ type Request struct {
 	Storage  bool             // true for the storage host
 	Vendor   exportkit.Vendor // whose API it was for; "" for storage and unknown paths
 	Time     time.Time        // when it arrived, from time.Now
+	// Status is the HTTP status the Server answered with; 0 while the
+	// answer is still being written, and 0 when the connection was cut
+	// (a lost create reply, a Hangup or a ResetAfter fault).
+	Status int
+	// Bytes is how many body bytes the Server sent in its answer so far.
+	Bytes int64
 }
 
 // NewServer starts a fake of the four vendor APIs on http://localhost:PORT
@@ -79,6 +89,49 @@ type Request struct {
 // same URLs served in-process). If loopback sockets cannot be opened it
 // falls back to in-memory serving.
 func NewServer(opts ...Option) *Server {
+	s := newServer(opts)
+	if s.cfg.inMemory || s.listen(nil) != nil {
+		s.cfg.inMemory = true
+		s.mem = &memTransport{s: s, active: map[*exchange]struct{}{}}
+		s.apiHost, s.storageHost = InMemoryAPIHost, InMemoryStorageHost
+		s.apiURL, s.storageURL = "http://"+s.apiHost, "http://"+s.storageHost
+	}
+	return s
+}
+
+// NewServerAt starts a Server whose API listens on addr (HOST:PORT; port 0
+// picks a free one) and whose storage host listens on another free port of
+// the same host, as the exportkit fake command does. Unlike [NewServer] it never
+// falls back to in-memory serving: an address it cannot listen on is an
+// error, and so is the [InMemory] option. The API's URL names the host
+// "localhost" when addr is on 127.0.0.1 or ::1, so that it differs from the
+// storage host's.
+func NewServerAt(addr string, opts ...Option) (*Server, error) {
+	s := newServer(opts)
+	if s.cfg.inMemory {
+		return nil, errors.New("exporttest: NewServerAt listens on sockets: InMemory does not apply")
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("exporttest: listen on %q: %w", addr, err)
+	}
+	api, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("exporttest: %w", err)
+	}
+	st, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		_ = api.Close()
+		return nil, fmt.Errorf("exporttest: %w", err)
+	}
+	if err := s.listen(&[2]net.Listener{api, st}); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// newServer is a Server with opts applied, not serving yet.
+func newServer(opts []Option) *Server {
 	s := &Server{
 		cfg:     defaultConfig(),
 		secret:  make([]byte, 32),
@@ -98,46 +151,49 @@ func NewServer(opts ...Option) *Server {
 		}
 	}
 	_, _ = rand.Read(s.secret)
+	s.lose.init(s.cfg)
 	s.routes = map[exportkit.Vendor][]route{
 		exportkit.Brainbase: s.brainbaseRoutes(),
 		exportkit.Memsolus:  s.memsolusRoutes(),
 		exportkit.Orbit:     s.orbitRoutes(),
 		exportkit.Kore:      s.koreRoutes(),
 	}
-	if s.cfg.inMemory || !s.listen() {
-		s.cfg.inMemory = true
-		s.mem = &memTransport{s: s, active: map[*exchange]struct{}{}}
-		s.apiHost, s.storageHost = InMemoryAPIHost, InMemoryStorageHost
-		s.apiURL, s.storageURL = "http://"+s.apiHost, "http://"+s.storageHost
-	}
 	return s
 }
 
-// listen starts the two loopback listeners.
-func (s *Server) listen() bool {
-	api, err := loopback()
-	if err != nil {
-		return false
+// listen starts serving on the API and storage listeners ls, or on two
+// loopback listeners of its own when ls is nil.
+func (s *Server) listen(ls *[2]net.Listener) error {
+	if ls == nil {
+		api, err := loopback()
+		if err != nil {
+			return err
+		}
+		st, err := loopback()
+		if err != nil {
+			_ = api.Close()
+			return err
+		}
+		ls = &[2]net.Listener{api, st}
 	}
-	st, err := loopback()
-	if err != nil {
-		_ = api.Close()
-		return false
-	}
+	api, st := ls[0], ls[1]
 	quiet := log.New(io.Discard, "", 0)
 	s.apiSrv = &httptest.Server{Listener: api, Config: &http.Server{Handler: http.HandlerFunc(s.serveAPI), ErrorLog: quiet}}
 	s.storageSrv = &httptest.Server{Listener: st, Config: &http.Server{Handler: http.HandlerFunc(s.serveStorage), ErrorLog: quiet}}
 	// The handlers read the URLs (signed URLs name the storage host): set
 	// them before the first handler can run, not after Start.
-	_, port, _ := net.SplitHostPort(api.Addr().String())
-	s.apiHost, s.storageHost = "localhost:"+port, st.Addr().String()
+	host, port, _ := net.SplitHostPort(api.Addr().String())
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		host = "localhost"
+	}
+	s.apiHost, s.storageHost = net.JoinHostPort(host, port), st.Addr().String()
 	s.apiURL, s.storageURL = "http://"+s.apiHost, "http://"+s.storageHost
 	s.apiSrv.Start()
 	s.storageSrv.Start()
 	s.transport = http.DefaultTransport.(*http.Transport).Clone()
 	s.storageTransport = http.DefaultTransport.(*http.Transport).Clone()
 	s.storageTransport.DisableCompression = true
-	return true
+	return nil
 }
 
 func loopback() (net.Listener, error) {
@@ -263,8 +319,8 @@ func (s *Server) Requests() []Request {
 	defer s.reqMu.Unlock()
 	out := make([]Request, len(s.reqs))
 	for i, r := range s.reqs {
-		r.Header = r.Header.Clone()
-		out[i] = r
+		out[i] = *r
+		out[i].Header = r.Header.Clone()
 	}
 	return out
 }
@@ -276,12 +332,15 @@ func (s *Server) ResetRequests() {
 	s.reqMu.Unlock()
 }
 
-func (s *Server) record(r *http.Request, v exportkit.Vendor, storage bool) {
+// record logs r and returns the writer the handler answers through: it
+// fills in the record's Status once the handler returns.
+func (s *Server) record(w http.ResponseWriter, r *http.Request, v exportkit.Vendor, storage bool) *statusWriter {
+	sw := &statusWriter{ResponseWriter: w, s: s}
 	keep := s.cfg.keepRequests
 	if keep == 0 {
-		return
+		return sw
 	}
-	rec := Request{
+	rec := &Request{
 		Method: r.Method, Host: r.Host, Path: r.URL.EscapedPath(), RawQuery: r.URL.RawQuery,
 		Header: r.Header.Clone(), Storage: storage, Vendor: v, Time: time.Now(),
 	}
@@ -291,6 +350,67 @@ func (s *Server) record(r *http.Request, v exportkit.Vendor, storage bool) {
 		s.reqs = s.reqs[len(s.reqs)-keep:]
 	}
 	s.reqMu.Unlock()
+	sw.rec = rec
+	return sw
+}
+
+// statusWriter remembers the status a handler answered with, for the
+// request log.
+type statusWriter struct {
+	http.ResponseWriter
+	s      *Server
+	rec    *Request // nil when requests are not kept
+	status int
+	cut    bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.set(code)
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.set(http.StatusOK)
+	}
+	n, err := w.ResponseWriter.Write(p)
+	if w.rec != nil && n > 0 {
+		w.s.reqMu.Lock()
+		w.rec.Bytes += int64(n)
+		w.s.reqMu.Unlock()
+	}
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the real writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// markCut notes that the connection was cut: the request logs status 0.
+func (w *statusWriter) markCut() {
+	w.cut = true
+	w.set(-1)
+}
+
+// set records the status before any byte of the answer leaves, so a client
+// that has its answer finds it in the log. -1 marks a cut connection.
+func (w *statusWriter) set(code int) {
+	w.status = code
+	if w.rec == nil {
+		return
+	}
+	w.s.reqMu.Lock()
+	w.rec.Status = max(code, 0)
+	w.s.reqMu.Unlock()
+}
+
+// settle logs 200 for a handler that returned without writing anything, as
+// net/http answers.
+func (w *statusWriter) settle() {
+	if w.status == 0 && !w.cut {
+		w.set(http.StatusOK)
+	}
 }
 
 // route is one API endpoint. A "*" segment in pattern is a parameter,
@@ -360,9 +480,15 @@ func match(pattern string, segs []string) ([]string, bool) {
 // serveAPI is the API host: record, check the credential, apply a fault,
 // route.
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, AdminPath) {
+		s.serveAdmin(w, r)
+		return
+	}
 	segs := segments(r.URL.EscapedPath())
 	v := vendorOf(segs)
-	s.record(r, v, false)
+	sw := s.record(w, r, v, false)
+	defer sw.settle()
+	w = sw
 	if v == "" {
 		http.NotFound(w, r)
 		return

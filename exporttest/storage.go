@@ -16,7 +16,9 @@ import (
 // fault, checks the signature and expiry (403 otherwise), and serves the
 // file with Range, If-Match, If-None-Match and If-Range.
 func (s *Server) serveStorage(w http.ResponseWriter, r *http.Request) {
-	s.record(r, "", true)
+	sw := s.record(w, r, "", true)
+	defer sw.settle()
+	w = sw
 	p := r.URL.EscapedPath()
 	if rest, ok := strings.CutPrefix(p, redirPrefix); ok {
 		s.serveRedirect(w, r, rest)

@@ -10,6 +10,7 @@
 //	exportkit wait     <vendor> <ID> [flags]
 //	exportkit download <vendor> <ID> -o FILE|- [flags]
 //	exportkit list     <vendor> [ID] [flags]
+//	exportkit fake     [flags]
 //	exportkit help     [command]
 //
 // Vendors are brainbase, memsolus, orbit and kore. Credentials come from the
@@ -80,6 +81,8 @@ func init() {
 		waitCmd,
 		downloadCmd,
 		listCmd,
+		syncCmd,
+		fakeCmd,
 		helpCmd,
 		versionCmd,
 	}

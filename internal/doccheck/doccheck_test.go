@@ -13,7 +13,7 @@ import (
 )
 
 // packages are the directories users import, relative to this one.
-var packages = []string{"../..", "../../exporttest", "../../exporttemporal"}
+var packages = []string{"../..", "../../exporttest", "../../exporttemporal", "../../exportjob"}
 
 func TestDocComments(t *testing.T) {
 	for _, dir := range packages {

@@ -1,0 +1,356 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/exportkit/exportkit"
+	"github.com/exportkit/exportkit/exportjob"
+	"github.com/exportkit/exportkit/internal/manifest"
+)
+
+// syncOpts are the flags of sync and sync status.
+type syncOpts struct {
+	file        string
+	watch       bool
+	json, quiet bool
+	timeout     timeoutFlag
+}
+
+var syncCmd = &cliCommand{
+	name: "sync", short: "run a manifest's recurring exports; sync status shows them",
+	doc: commandDoc{
+		args: "[status] [-f FILE] [flags]",
+		summary: "Runs the jobs of a manifest (exportkit.yaml): each job's due runs, one per period, are\n" +
+			"created, waited for, downloaded and published into the job's directory, and\n" +
+			"recorded in a SQLite store beside the manifest. A sync killed at any moment is\n" +
+			"taken up by the next: an export whose create reply was lost is found again at\n" +
+			"the vendor, never created twice. Progress lines go to stderr, one result line\n" +
+			"per run to stdout. \"sync status\" prints every job, its runs, what is in flight\n" +
+			"and what is parked.",
+		notes: "Exit codes: 0 every due run done, 1 a run parked (the reason is printed; see\n" +
+			"sync status for its candidates) or another error, 2 a bad manifest (the line is\n" +
+			"named), 3 a run failed (the next sync takes it up again where the vendor allows),\n" +
+			"4 an export expired, 5 --timeout, 130 interrupted.",
+		examples: []string{"sync", "sync -f /etc/exportkit/exportkit.yaml --quiet", "sync --watch", "sync status --json"},
+	},
+	flags: func(fs *flag.FlagSet) runFunc {
+		o := &syncOpts{}
+		fs.StringVar(&o.file, "f", "exportkit.yaml", "the manifest `FILE`")
+		fs.BoolVar(&o.watch, "watch", false, "stay up and start each period's runs when they fall due")
+		fs.BoolVar(&o.json, "json", false, "one JSON object per result line on stdout, and errors as JSON on stderr")
+		fs.BoolVar(&o.quiet, "quiet", false, "no progress lines on stderr")
+		fs.BoolVar(&o.quiet, "q", false, "no progress lines on stderr")
+		fs.Var(&o.timeout, "timeout", "give up after this long (exit 5): a positive `DURATION` such as 30m")
+		return func(ctx context.Context, f *factory, args []string) error {
+			switch {
+			case len(args) == 0:
+				return runSync(ctx, f, o)
+			case args[0] == "status" && len(args) == 1:
+				if o.watch {
+					return usageErrorf("sync status: --watch is for sync")
+				}
+				return syncStatus(ctx, f, o)
+			}
+			return usageErrorf("sync: unexpected %q (want sync or sync status)", strings.Join(args, " "))
+		}
+	},
+}
+
+// loadSync loads the manifest and opens its store.
+func loadSync(ctx context.Context, o *syncOpts) (*manifest.Manifest, *exportjob.Store, error) {
+	m, err := manifest.Load(o.file)
+	if err != nil {
+		if errors.Is(err, exportkit.ErrInvalidInput) {
+			return nil, nil, &usageError{strings.TrimPrefix(err.Error(), "exportkit: ")}
+		}
+		return nil, nil, err
+	}
+	if strings.Contains(m.Dir, "://") {
+		return nil, nil, fmt.Errorf("exportkit: sync: dir %s: only a local directory is supported by sync", m.Dir)
+	}
+	st, err := exportjob.Open(ctx, m.Store)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, st, nil
+}
+
+// syncJobs are the manifest's jobs as the engine takes them.
+func syncJobs(m *manifest.Manifest) []exportjob.Job {
+	jobs := make([]exportjob.Job, 0, len(m.Jobs))
+	for _, j := range m.Jobs {
+		catchup := j.Catchup
+		if catchup == 0 {
+			catchup = -1 // the manifest's 0 is none; the engine's 0 is its default
+		}
+		jobs = append(jobs, exportjob.Job{Name: j.Name, Vendor: exportkit.Vendor(j.Vendor), Every: j.Every,
+			Catchup: catchup, Start: j.Start, Params: j.Params})
+	}
+	return jobs
+}
+
+// syncClient is one client for every vendor of the manifest, so that each
+// vendor's pacing holds across all the runs; a vendor without credentials
+// is refused before anything is sent.
+func syncClient(f *factory, m *manifest.Manifest) (*exportkit.Client, error) {
+	seen := map[string]bool{}
+	for _, j := range m.Jobs {
+		if seen[j.Vendor] {
+			continue
+		}
+		seen[j.Vendor] = true
+		for _, env := range credentialEnv[exportkit.Vendor(j.Vendor)] {
+			if strings.TrimSpace(f.getenv(env)) == "" {
+				return nil, usageErrorf("sync: job %q (%s): no credentials: set %s", j.Name, j.Vendor, env)
+			}
+		}
+	}
+	c, err := exportkit.NewClient(exportkit.WithUserAgent("exportkit-cli"))
+	if err != nil {
+		return nil, &usageError{strings.TrimPrefix(err.Error(), "exportkit: ")}
+	}
+	return c, nil
+}
+
+func runSync(ctx context.Context, f *factory, o *syncOpts) error {
+	m, st, err := loadSync(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	c, err := syncClient(f, m)
+	if err != nil {
+		return err
+	}
+	var mu sync.Mutex
+	progress := func(ev exportjob.Event) {
+		if o.quiet || ev.Message == "polled" {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(f.stderr, "sync: %s %s: %s\n", ev.Run.Job, ev.Run.Period.Start.Format(time.RFC3339), ev.Message)
+	}
+	e, err := exportjob.New(c, st, m.Dir, syncJobs(m), exportjob.WithOnEvent(progress))
+	if err != nil {
+		return &usageError{strings.TrimPrefix(err.Error(), "exportkit: ")}
+	}
+	if o.timeout.d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.timeout.d)
+		defer cancel()
+	}
+	var tally syncTally
+	print := func(r exportjob.Result) {
+		mu.Lock()
+		defer mu.Unlock()
+		tally.add(r)
+		printSyncResult(f.stdout, m, r, o.json)
+	}
+	if o.watch {
+		err = e.Watch(ctx, print)
+	} else {
+		var res []exportjob.Result
+		res, err = e.Sync(ctx)
+		for _, r := range res {
+			print(r)
+		}
+	}
+	return tally.err(ctx, err, o)
+}
+
+// syncTally counts how a sync's runs ended, for the exit code.
+type syncTally struct {
+	failed, expired, parked []exportjob.Result
+	stopped                 bool
+}
+
+func (t *syncTally) add(r exportjob.Result) {
+	switch {
+	case r.Err == nil:
+	case errors.Is(r.Err, context.Canceled), errors.Is(r.Err, context.DeadlineExceeded):
+		t.stopped = true
+	case r.Run.State == exportjob.StateParked:
+		t.parked = append(t.parked, r)
+	case r.Run.State == exportjob.StateExpired:
+		t.expired = append(t.expired, r)
+	default:
+		t.failed = append(t.failed, r)
+	}
+}
+
+// err is the sync's error: the store's, the timeout, an interruption, or
+// the worst way a run ended (failed, expired, then parked).
+func (t *syncTally) err(ctx context.Context, err error, o *syncOpts) error {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || err == nil && t.stopped && errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return fmt.Errorf("exportkit: sync: timed out after %s: %w", o.timeout.text, context.DeadlineExceeded)
+	case err != nil && !errors.Is(err, context.Canceled):
+		return err
+	case ctx.Err() != nil || t.stopped || err != nil:
+		return fmt.Errorf("exportkit: sync: interrupted: %w", context.Canceled)
+	case len(t.failed) > 0:
+		return fmt.Errorf("exportkit: sync: %s failed: %w", runsText(t.failed), exportkit.ErrExportFailed)
+	case len(t.expired) > 0:
+		return fmt.Errorf("exportkit: sync: %s expired: %w", runsText(t.expired), exportkit.ErrExportExpired)
+	case len(t.parked) > 0:
+		return fmt.Errorf("exportkit: sync: %s parked: %s (see exportkit sync status)", runsText(t.parked), t.parked[0].Run.Error)
+	}
+	return nil
+}
+
+func runsText(rs []exportjob.Result) string {
+	if len(rs) == 1 {
+		return "run " + rs[0].Run.Fingerprint()
+	}
+	return fmt.Sprintf("%d runs (first %s)", len(rs), rs[0].Run.Fingerprint())
+}
+
+// syncRun is a run as sync and sync status print it.
+type syncRun struct {
+	Job        string   `json:"job,omitempty"`
+	Vendor     string   `json:"vendor,omitempty"`
+	Period     string   `json:"period"`
+	State      string   `json:"state"`
+	ExportID   string   `json:"export_id"`
+	File       string   `json:"file"`
+	Size       *int64   `json:"size"`
+	SHA1       string   `json:"sha1"`
+	Rows       *int64   `json:"rows"`
+	Candidates []string `json:"candidates"`
+	Error      string   `json:"error"`
+}
+
+func newSyncRun(m *manifest.Manifest, r *exportjob.Run, err error) syncRun {
+	out := syncRun{Period: r.Period.Start.UTC().Format(time.RFC3339), State: string(r.State), ExportID: r.ExportID,
+		SHA1: r.SHA1, Candidates: r.Candidates, Error: r.Error}
+	if out.Candidates == nil {
+		out.Candidates = []string{}
+	}
+	if r.File != "" {
+		abs := filepath.Join(m.Dir, r.File)
+		if rel, err := filepath.Rel(filepath.Dir(m.Path), abs); err == nil {
+			abs = rel
+		}
+		out.File = filepath.ToSlash(abs)
+	}
+	if r.Size >= 0 && r.SHA1 != "" {
+		out.Size = &r.Size
+	}
+	if r.Rows >= 0 {
+		out.Rows = &r.Rows
+	}
+	if out.Error == "" && err != nil && !r.State.Terminal() {
+		out.Error = oneLine(err)
+	}
+	return out
+}
+
+func printSyncResult(w io.Writer, m *manifest.Manifest, r exportjob.Result, asJSON bool) {
+	sr := newSyncRun(m, &r.Run, r.Err)
+	sr.Job, sr.Vendor = r.Run.Job, string(r.Run.Vendor)
+	if asJSON {
+		b, _ := json.Marshal(sr)
+		fmt.Fprintf(w, "%s\n", b)
+		return
+	}
+	fmt.Fprintf(w, "%s\t%s\t%s", sr.Job, sr.Period, sr.State)
+	switch {
+	case r.Run.State == exportjob.StateDone:
+		fmt.Fprintf(w, "\t%s\t%d bytes\tsha1 %s", sr.File, r.Run.Size, sr.SHA1)
+	case len(sr.Candidates) > 0:
+		fmt.Fprintf(w, "\tcandidates %s\t%s", strings.Join(sr.Candidates, ","), sr.Error)
+	case sr.Error != "":
+		fmt.Fprintf(w, "\t%s", sr.Error)
+	}
+	fmt.Fprintln(w)
+}
+
+// statusRuns is how many of a job's finished runs sync status shows,
+// besides every unfinished one.
+const statusRuns = 10
+
+func syncStatus(ctx context.Context, f *factory, o *syncOpts) error {
+	m, err := manifest.Load(o.file)
+	if err != nil {
+		if errors.Is(err, exportkit.ErrInvalidInput) {
+			return &usageError{strings.TrimPrefix(err.Error(), "exportkit: ")}
+		}
+		return err
+	}
+	type jobStatus struct {
+		Name   string    `json:"name"`
+		Vendor string    `json:"vendor"`
+		Runs   []syncRun `json:"runs"`
+	}
+	out := struct {
+		Jobs []jobStatus `json:"jobs"`
+	}{Jobs: []jobStatus{}}
+	var st *exportjob.Store
+	if _, err := os.Stat(m.Store); err == nil {
+		if st, err = exportjob.Open(ctx, m.Store); err != nil {
+			return err
+		}
+		defer st.Close()
+	}
+	for _, j := range m.Jobs {
+		js := jobStatus{Name: j.Name, Vendor: j.Vendor, Runs: []syncRun{}}
+		if st != nil {
+			runs, err := st.Runs(ctx, j.Name)
+			if err != nil {
+				return err
+			}
+			done := 0
+			for _, r := range runs {
+				if r.State == exportjob.StateDone {
+					if done++; done > statusRuns {
+						continue
+					}
+				}
+				js.Runs = append(js.Runs, newSyncRun(m, r, nil))
+			}
+		}
+		out.Jobs = append(out.Jobs, js)
+	}
+	if o.json {
+		b, err := json.Marshal(out)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(f.stdout, "%s\n", b)
+		return nil
+	}
+	for _, j := range out.Jobs {
+		fmt.Fprintf(f.stdout, "%s (%s)\n", j.Name, j.Vendor)
+		if len(j.Runs) == 0 {
+			fmt.Fprintln(f.stdout, "  no runs yet")
+		}
+		for _, r := range j.Runs {
+			fmt.Fprintf(f.stdout, "  %s  %-11s", r.Period, r.State)
+			if r.ExportID != "" {
+				fmt.Fprintf(f.stdout, "  %s", r.ExportID)
+			}
+			if r.File != "" {
+				fmt.Fprintf(f.stdout, "  %s", r.File)
+			}
+			if len(r.Candidates) > 0 {
+				fmt.Fprintf(f.stdout, "  candidates: %s", strings.Join(r.Candidates, ", "))
+			}
+			if r.Error != "" {
+				fmt.Fprintf(f.stdout, "  %s", r.Error)
+			}
+			fmt.Fprintln(f.stdout)
+		}
+	}
+	return nil
+}
