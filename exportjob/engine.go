@@ -224,9 +224,25 @@ func (e *Engine) Sync(ctx context.Context) ([]Result, error) {
 	stop := e.renewLeases(ctx)
 	defer stop()
 	results := make([]Result, len(runs))
+	// Creates left unresolved by an earlier sync are reconciled first, so
+	// that no other run of their job writes an intent meanwhile.
+	unresolved := func(r *Run) bool {
+		return r.State == StateCreating || r.State == StateFailed && r.resume == StateCreating
+	}
+	e.driveAll(ctx, runs, results, unresolved)
+	e.driveAll(ctx, runs, results, func(r *Run) bool { return !unresolved(r) })
+	return results, nil
+}
+
+// driveAll drives the runs that which selects, at most cfg.concurrency at
+// once, each result in its place.
+func (e *Engine) driveAll(ctx context.Context, runs []*Run, results []Result, which func(*Run) bool) {
 	sem := make(chan struct{}, e.cfg.concurrency)
 	var wg sync.WaitGroup
 	for i, r := range runs {
+		if !which(r) {
+			continue
+		}
 		wg.Go(func() {
 			select {
 			case sem <- struct{}{}:
@@ -238,7 +254,6 @@ func (e *Engine) Sync(ctx context.Context) ([]Result, error) {
 		})
 	}
 	wg.Wait()
-	return results, nil
 }
 
 // Watch syncs, then syncs again each time a job's next period falls due,
