@@ -7,6 +7,11 @@
 // the time against the same manifest synced with no kill.
 //
 //	go run ./internal/cmd/chaos [-kills 30] [-jobs 2] [-periods 3] [-lose 0.3] [-size 1048576]
+//
+// With -scale N it measures instead N job runs in one sync of one engine:
+// the time, the peak memory and the requests per vendor per second.
+//
+//	go run ./internal/cmd/chaos -scale 1000 [-concurrency 64]
 package main
 
 import (
@@ -37,7 +42,16 @@ func main() {
 	lose := flag.Float64("lose", 0.3, "share of create replies the fake loses")
 	size := flag.Int64("size", 1<<20, "bytes per file")
 	maxWait := flag.Duration("max-kill-after", 400*time.Millisecond, "a kill comes at a uniform moment up to this long after each start")
+	scaleRuns := flag.Int("scale", 0, "instead: this many job runs in one sync, with peak memory and requests per vendor per second")
+	concurrency := flag.Int("concurrency", 64, "with -scale: runs driven at once")
 	flag.Parse()
+	if *scaleRuns > 0 {
+		if err := scale(*scaleRuns, *concurrency); err != nil {
+			fmt.Fprintln(os.Stderr, "chaos: scale:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*kills, *jobs, *periods, *lose, *size, *maxWait); err != nil {
 		fmt.Fprintln(os.Stderr, "chaos:", err)
 		os.Exit(1)
