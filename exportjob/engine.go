@@ -224,13 +224,20 @@ func (e *Engine) Sync(ctx context.Context) ([]Result, error) {
 	stop := e.renewLeases(ctx)
 	defer stop()
 	results := make([]Result, len(runs))
-	// Creates left unresolved by an earlier sync are reconciled first, so
-	// that no other run of their job writes an intent meanwhile.
-	unresolved := func(r *Run) bool {
-		return r.State == StateCreating || r.State == StateFailed && r.resume == StateCreating
+	// Runs an earlier sync left are taken up first, in the order of their
+	// steps: creates left unresolved are reconciled before any other run
+	// of their job writes an intent, and runs past their create finish
+	// before a new create can replace their export (Kore keeps one per
+	// bot). New runs come last.
+	step := func(r *Run) State {
+		if r.State == StateFailed {
+			return r.resume
+		}
+		return r.State
 	}
-	e.driveAll(ctx, runs, results, unresolved)
-	e.driveAll(ctx, runs, results, func(r *Run) bool { return !unresolved(r) })
+	e.driveAll(ctx, runs, results, func(r *Run) bool { return step(r) == StateCreating })
+	e.driveAll(ctx, runs, results, func(r *Run) bool { s := step(r); return s != StateCreating && s != StatePlanned })
+	e.driveAll(ctx, runs, results, func(r *Run) bool { return step(r) == StatePlanned })
 	return results, nil
 }
 

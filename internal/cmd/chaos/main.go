@@ -235,11 +235,7 @@ func (w *world) report(killed, finals int, total, baseline time.Duration, want i
 		case r.Method == "POST" && (strings.HasSuffix(r.Path, "/api/team/exports") || strings.HasSuffix(r.Path, "/v1/exports") || strings.HasSuffix(r.Path, "/export")):
 			held[r.Vendor]++
 		case r.Method == "GET" && (r.Storage || strings.HasSuffix(r.Path, "/download")):
-			from := int64(0)
-			if v, ok := strings.CutPrefix(r.Header.Get("Range"), "bytes="); ok {
-				from, _ = strconv.ParseInt(strings.TrimSuffix(v, "-"), 10, 64)
-			}
-			fetched += size - from
+			fetched += asked(r.Header.Get("Range"), size)
 		}
 	}
 	for a := range audiences {
@@ -267,4 +263,23 @@ func (w *world) report(killed, finals int, total, baseline time.Duration, want i
 		return fmt.Errorf("goals missed")
 	}
 	return nil
+}
+
+// asked is how many bytes a request with this Range header asks for, of
+// a file of size bytes: the most it can have fetched.
+func asked(rng string, size int64) int64 {
+	v, ok := strings.CutPrefix(rng, "bytes=")
+	if !ok {
+		return size
+	}
+	a, b, _ := strings.Cut(v, "-")
+	from, err := strconv.ParseInt(a, 10, 64)
+	if err != nil {
+		return size
+	}
+	to, err := strconv.ParseInt(b, 10, 64)
+	if err != nil {
+		to = size - 1
+	}
+	return min(to, size-1) - from + 1
 }
