@@ -28,11 +28,11 @@ func (s *Server) createBrainbase(format, logType string) *export {
 	id := "exp_" + randHex(12)
 	e := s.newExport(exportkit.Brainbase, kindExport, id)
 	e.format, e.logType = format, logType
-	ext, ct := "csv", "text/csv"
+	ext, ct, fm := "csv", "text/csv", formatLogsCSV
 	if format == "JSON" {
-		ext, ct = "json", "application/json"
+		ext, ct, fm = "json", "application/json", formatLogsJSON
 	}
-	s.attachFile(e, s3Prefix+"brainbase-log-exports/team-exports/"+id+"."+ext, "brainbase-logs-"+id+"."+ext, ct)
+	s.attachFile(e, s3Prefix+"brainbase-log-exports/team-exports/"+id+"."+ext, "brainbase-logs-"+id+"."+ext, ct, fm)
 	s.lists[exportkit.Brainbase] = append(s.lists[exportkit.Brainbase], e)
 	return e
 }
@@ -139,7 +139,7 @@ func (s *Server) brainbaseView(e *export, now time.Time, advance bool) obj {
 	}
 	switch st {
 	case exportkit.StateReady:
-		v["rowCount"] = rows(e.file.size)
+		v["rowCount"] = e.file.rows
 		v["fileSizeBytes"] = json.RawMessage(fmt.Sprintf("%d.0", e.file.size))
 		if e.servable(now) {
 			v["downloadUrl"], _, _ = s.signedURL(e, now)
@@ -152,9 +152,6 @@ func (s *Server) brainbaseView(e *export, now time.Time, advance bool) obj {
 	}
 	return v
 }
-
-// rows is a plausible row count for a file of size bytes.
-func rows(size int64) int64 { return (size + 127) / 128 }
 
 // decodeBody reads a JSON request body of at most 1 MiB into v. An empty
 // body leaves v as it is.

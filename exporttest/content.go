@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"hash/fnv"
 	"io"
 	"strconv"
@@ -19,6 +20,9 @@ type file struct {
 	seed    uint64
 	content []byte // explicit content; nil means generated from seed
 	version int
+	format  format
+	lay     *layout // the generated content's layout; nil with content
+	rows    int64   // data rows (CSV, Markdown) or array elements (JSON)
 
 	name        string
 	contentType string
@@ -28,15 +32,42 @@ type file struct {
 	sha1Hex  string
 }
 
-// newFile describes the content of the export id of vendor v at version.
-func newFile(v, id string, version int, size int64, content []byte) *file {
+// newFile describes the content of the export id of vendor v at version:
+// generated in format fm from a seed, or exactly content when it is not
+// nil.
+func newFile(v, id string, version int, size int64, content []byte, fm format) *file {
 	h := fnv.New64a()
 	_, _ = io.WriteString(h, v+"\x00"+id+"\x00"+strconv.Itoa(version))
-	f := &file{seed: h.Sum64(), version: version, size: size}
+	f := &file{seed: h.Sum64(), version: version, size: size, format: fm}
 	if content != nil {
-		f.content, f.size = content, int64(len(content))
+		f.content, f.size, f.rows = content, int64(len(content)), countRows(fm, content)
+		return f
 	}
+	f.lay = newLayout(fm, size, f.seed)
+	f.rows = f.lay.rows
 	return f
+}
+
+// countRows counts the rows of explicit content: the lines after the
+// header of CSV and Markdown (after the table's two), the elements of a
+// JSON array.
+func countRows(fm format, b []byte) int64 {
+	lines := int64(bytes.Count(b, []byte("\n")))
+	if len(b) > 0 && b[len(b)-1] != '\n' {
+		lines++
+	}
+	switch fm {
+	case formatLogsCSV, formatMemoriesCSV, formatPeopleCSV:
+		return max(lines-1, 0)
+	case formatMemoriesMarkdown:
+		return max(int64(bytes.Count(b, []byte("\n|")))-1, 0)
+	case formatLogsJSON, formatMemoriesJSON:
+		var arr []json.RawMessage
+		if json.Unmarshal(b, &arr) == nil {
+			return int64(len(arr))
+		}
+	}
+	return 0
 }
 
 // ReadAt implements io.ReaderAt over the file's bytes.
@@ -54,7 +85,7 @@ func (f *file) ReadAt(p []byte, off int64) (int, error) {
 	if f.content != nil {
 		copy(p, f.content[off:off+int64(n)])
 	} else {
-		fill(p[:n], f.seed, off)
+		f.lay.readAt(p[:n], off)
 	}
 	if n < len(p) {
 		return n, io.EOF
@@ -97,7 +128,7 @@ func (f *file) bytes() []byte {
 		return bytes.Clone(f.content)
 	}
 	b := make([]byte, f.size)
-	fill(b, f.seed, 0)
+	f.lay.readAt(b, 0)
 	return b
 }
 

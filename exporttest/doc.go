@@ -20,6 +20,13 @@
 // host name, so that a client which forwards credentials across hosts is
 // caught by [Server.Requests].
 //
+// The files look like the vendors' (CSV, JSON arrays, Markdown, a zip for
+// Kore) with the row counts the statuses report. [LoseCreateReplies] and
+// [Server.LoseNextCreateReplies] carry a create out and then cut the
+// connection before its reply, as a client that must reconcile sees it.
+// [Server.Exports] and [Server.Requests] (also served as JSON under
+// [AdminPath]) tell what the Server holds and received.
+//
 // With [InMemory] no socket is opened: [Server.Transport] dispatches requests
 // to the handlers in-process, which lets tests run inside a testing/synctest
 // bubble with a fake clock. Create the server inside the bubble.

@@ -27,7 +27,7 @@ func (s *Server) createKore(botID, exportType string) *export {
 	e := s.newExport(exportkit.Kore, kindExport, "ber-"+newUUID())
 	e.botID, e.exportType, e.createdBy = botID, exportType, s.koreBy
 	p := korePrefix + "bot-exports/" + url.PathEscape(botID) + "/" + e.id + ".zip"
-	s.attachFile(e, p, "BotExport_"+e.id[4:12]+".zip", "application/zip")
+	s.attachFile(e, p, "BotExport_"+e.id[4:12]+".zip", "application/zip", formatBotZip)
 	s.bots[botID] = append(s.bots[botID], e)
 	return e
 }

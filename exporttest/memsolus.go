@@ -21,11 +21,15 @@ func (s *Server) memsolusRoutes() []route {
 	}
 }
 
-// memsolusFormats maps a format to its file extension and Content-Type.
-var memsolusFormats = map[string][2]string{
-	"json":     {"json", "application/json"},
-	"csv":      {"csv", "text/csv"},
-	"markdown": {"md", "text/markdown"},
+// memsolusFormats maps a format to its file extension, Content-Type and
+// the file's shape.
+var memsolusFormats = map[string]struct {
+	ext, contentType string
+	fm               format
+}{
+	"json":     {"json", "application/json", formatMemoriesJSON},
+	"csv":      {"csv", "text/csv", formatMemoriesCSV},
+	"markdown": {"md", "text/markdown", formatMemoriesMarkdown},
 }
 
 // createMemsolus registers a new memory export. The caller holds s.mu.
@@ -34,7 +38,7 @@ func (s *Server) createMemsolus(format string, filters map[string]any) *export {
 	e := s.newExport(exportkit.Memsolus, kindExport, id)
 	e.format, e.filters = format, filters
 	f := memsolusFormats[format]
-	s.attachFile(e, cfPrefix+"memsolus-exports/"+id+"/memories."+f[0], "memories-"+id+"."+f[0], f[1])
+	s.attachFile(e, cfPrefix+"memsolus-exports/"+id+"/memories."+f.ext, "memories-"+id+"."+f.ext, f.contentType, f.fm)
 	s.lists[exportkit.Memsolus] = append(s.lists[exportkit.Memsolus], e)
 	return e
 }

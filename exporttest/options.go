@@ -60,15 +60,23 @@ func FailWith(code, message string) Option {
 	return func(c *config) { c.failCode, c.failMessage = code, message }
 }
 
-// FileSize sets the size of each new export's file. Its bytes are
-// pseudo-random, derived from the export's id, so two exports differ and
-// [Server.File] can give them back. The default is 64 KiB. A negative n
+// FileSize sets the size of each new export's file. Its bytes look like
+// the vendor's file, generated from the export's id (so two exports differ
+// and [Server.File] can give them back, at any size without holding them):
+// CSV with a header row for Brainbase CSV, Memsolus csv and Orbit, a JSON
+// array for Brainbase JSON and Memsolus json, a Markdown table for Memsolus
+// markdown, and a zip (config.json and botDefinition.json, stored) for
+// Kore. The row counts the statuses report are the file's. A file too small
+// for one row holds none (and below a few hundred bytes a Kore file is not
+// a zip; nor is one above 4 GiB). The default is 64 KiB. A negative n
 // counts as 0.
 func FileSize(n int64) Option {
 	return func(c *config) { c.fileSize, c.fileContent = max(n, 0), nil }
 }
 
-// FileContent makes every new export's file exactly b (copied).
+// FileContent makes every new export's file exactly b (copied). A status's
+// row count then counts b's lines after a CSV header, or the elements of a
+// JSON array.
 func FileContent(b []byte) Option {
 	return func(c *config) { c.fileContent = append([]byte{}, b...) }
 }

@@ -31,6 +31,7 @@ func (s *Server) createRun(audience, idemKey, runType string) *export {
 	e := s.newExport(exportkit.Orbit, kindRun, newUUID())
 	e.audienceID, e.orgID, e.idemKey, e.runType = audience, s.orgID, idemKey, runType
 	e.dataDate = time.Now().UTC().Format(time.DateOnly)
+	e.resultRows = s.plannedRows(formatPeopleCSV)
 	s.runs[audience] = append(s.runs[audience], e)
 	if idemKey != "" {
 		s.idem[audience+"\x00"+idemKey] = e
@@ -45,7 +46,7 @@ func (s *Server) createOrbitExport(run *export) *export {
 	e.audienceID, e.orgID, e.run, run.child = run.audienceID, s.orgID, run, e
 	name := "intent-audience-" + run.dataDate + "-" + e.id[:8] + ".csv"
 	p := b2Prefix + orbitBucket + "/" + url.PathEscape(run.audienceID) + "/" + run.id + "/" + e.id + ".csv"
-	s.attachFile(e, p, name, "text/csv")
+	s.attachFile(e, p, name, "text/csv", formatPeopleCSV)
 	return e
 }
 
@@ -253,7 +254,7 @@ func orbitRunView(e *export, now time.Time, advance bool) obj {
 	switch st {
 	case exportkit.StateReady:
 		v["resultKey"] = "intent/runs/" + e.id + ".parquet"
-		v["candidateCount"], v["resultCount"] = 1200, 1000
+		v["candidateCount"], v["resultCount"] = e.resultRows+e.resultRows/5, e.resultRows
 		v["completedAt"] = stampOrNil(e.doneAt)
 	case exportkit.StateFailed:
 		v["errorCode"], v["errorMessage"] = orNil(e.failCode), orNil(e.failMessage)
@@ -286,7 +287,7 @@ func (s *Server) orbitExportView(e *export, now time.Time, advance bool) (obj, *
 	data := obj{"export": ex, "downloadUrl": nil, "downloadUrlExpiresAt": nil, "downloadUrlTtlSeconds": nil}
 	switch st {
 	case exportkit.StateReady:
-		ex["byteSize"], ex["rowCount"] = e.file.size, rows(e.file.size)
+		ex["byteSize"], ex["rowCount"] = e.file.size, e.file.rows
 		ex["fileId"], ex["fileName"] = "4_z"+e.id[:8]+"_f"+e.id[24:], e.file.name
 		ex["completedAt"], ex["expiresAt"] = stampOrNil(e.doneAt), stampOrNil(e.expiresAt())
 		if e.servable(now) {

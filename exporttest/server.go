@@ -3,6 +3,7 @@ package exporttest
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -36,6 +37,7 @@ type Server struct {
 
 	mu      sync.Mutex // guards the state below
 	exports map[refKey]*export
+	all     []*export                      // every export and run, oldest first
 	lists   map[exportkit.Vendor][]*export // Brainbase and Memsolus, oldest first
 	runs    map[string][]*export           // Orbit audience id → runs, oldest first
 	idem    map[string]*export             // Orbit audience id + Idempotency-Key → run
@@ -78,6 +80,8 @@ type Request struct {
 	// answer is still being written, and 0 when the connection was cut
 	// (a lost create reply, a Hangup or a ResetAfter fault).
 	Status int
+	// Bytes is how many body bytes the Server sent in its answer so far.
+	Bytes int64
 }
 
 // NewServer starts a fake of the four vendor APIs on http://localhost:PORT
@@ -85,6 +89,49 @@ type Request struct {
 // same URLs served in-process). If loopback sockets cannot be opened it
 // falls back to in-memory serving.
 func NewServer(opts ...Option) *Server {
+	s := newServer(opts)
+	if s.cfg.inMemory || s.listen(nil) != nil {
+		s.cfg.inMemory = true
+		s.mem = &memTransport{s: s, active: map[*exchange]struct{}{}}
+		s.apiHost, s.storageHost = InMemoryAPIHost, InMemoryStorageHost
+		s.apiURL, s.storageURL = "http://"+s.apiHost, "http://"+s.storageHost
+	}
+	return s
+}
+
+// NewServerAt starts a Server whose API listens on addr (HOST:PORT; port 0
+// picks a free one) and whose storage host listens on another free port of
+// the same host, as the exportkit fake command does. Unlike [NewServer] it never
+// falls back to in-memory serving: an address it cannot listen on is an
+// error, and so is the [InMemory] option. The API's URL names the host
+// "localhost" when addr is on 127.0.0.1 or ::1, so that it differs from the
+// storage host's.
+func NewServerAt(addr string, opts ...Option) (*Server, error) {
+	s := newServer(opts)
+	if s.cfg.inMemory {
+		return nil, errors.New("exporttest: NewServerAt listens on sockets: InMemory does not apply")
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("exporttest: listen on %q: %w", addr, err)
+	}
+	api, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("exporttest: %w", err)
+	}
+	st, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		_ = api.Close()
+		return nil, fmt.Errorf("exporttest: %w", err)
+	}
+	if err := s.listen(&[2]net.Listener{api, st}); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// newServer is a Server with opts applied, not serving yet.
+func newServer(opts []Option) *Server {
 	s := &Server{
 		cfg:     defaultConfig(),
 		secret:  make([]byte, 32),
@@ -111,40 +158,42 @@ func NewServer(opts ...Option) *Server {
 		exportkit.Orbit:     s.orbitRoutes(),
 		exportkit.Kore:      s.koreRoutes(),
 	}
-	if s.cfg.inMemory || !s.listen() {
-		s.cfg.inMemory = true
-		s.mem = &memTransport{s: s, active: map[*exchange]struct{}{}}
-		s.apiHost, s.storageHost = InMemoryAPIHost, InMemoryStorageHost
-		s.apiURL, s.storageURL = "http://"+s.apiHost, "http://"+s.storageHost
-	}
 	return s
 }
 
-// listen starts the two loopback listeners.
-func (s *Server) listen() bool {
-	api, err := loopback()
-	if err != nil {
-		return false
+// listen starts serving on the API and storage listeners ls, or on two
+// loopback listeners of its own when ls is nil.
+func (s *Server) listen(ls *[2]net.Listener) error {
+	if ls == nil {
+		api, err := loopback()
+		if err != nil {
+			return err
+		}
+		st, err := loopback()
+		if err != nil {
+			_ = api.Close()
+			return err
+		}
+		ls = &[2]net.Listener{api, st}
 	}
-	st, err := loopback()
-	if err != nil {
-		_ = api.Close()
-		return false
-	}
+	api, st := ls[0], ls[1]
 	quiet := log.New(io.Discard, "", 0)
 	s.apiSrv = &httptest.Server{Listener: api, Config: &http.Server{Handler: http.HandlerFunc(s.serveAPI), ErrorLog: quiet}}
 	s.storageSrv = &httptest.Server{Listener: st, Config: &http.Server{Handler: http.HandlerFunc(s.serveStorage), ErrorLog: quiet}}
 	// The handlers read the URLs (signed URLs name the storage host): set
 	// them before the first handler can run, not after Start.
-	_, port, _ := net.SplitHostPort(api.Addr().String())
-	s.apiHost, s.storageHost = "localhost:"+port, st.Addr().String()
+	host, port, _ := net.SplitHostPort(api.Addr().String())
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		host = "localhost"
+	}
+	s.apiHost, s.storageHost = net.JoinHostPort(host, port), st.Addr().String()
 	s.apiURL, s.storageURL = "http://"+s.apiHost, "http://"+s.storageHost
 	s.apiSrv.Start()
 	s.storageSrv.Start()
 	s.transport = http.DefaultTransport.(*http.Transport).Clone()
 	s.storageTransport = http.DefaultTransport.(*http.Transport).Clone()
 	s.storageTransport.DisableCompression = true
-	return true
+	return nil
 }
 
 func loopback() (net.Listener, error) {
@@ -314,7 +363,13 @@ func (w *statusWriter) Write(p []byte) (int, error) {
 	if w.status == 0 {
 		w.set(http.StatusOK)
 	}
-	return w.ResponseWriter.Write(p)
+	n, err := w.ResponseWriter.Write(p)
+	if w.rec != nil && n > 0 {
+		w.s.reqMu.Lock()
+		w.rec.Bytes += int64(n)
+		w.s.reqMu.Unlock()
+	}
+	return n, err
 }
 
 // Unwrap lets http.ResponseController reach the real writer.
@@ -413,6 +468,10 @@ func match(pattern string, segs []string) ([]string, bool) {
 // serveAPI is the API host: record, check the credential, apply a fault,
 // route.
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, AdminPath) {
+		s.serveAdmin(w, r)
+		return
+	}
 	segs := segments(r.URL.EscapedPath())
 	v := vendorOf(segs)
 	sw := s.record(w, r, v, false)

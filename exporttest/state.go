@@ -49,6 +49,7 @@ type export struct {
 	orgID           string         // Orbit
 	idemKey         string         // Orbit run
 	runType         string         // Orbit run
+	resultRows      int64          // Orbit run: the rows its export's CSV will hold
 	dataDate        string         // Orbit run
 	run             *export        // Orbit export → its run
 	child           *export        // Orbit run → its export
@@ -96,14 +97,23 @@ func (s *Server) newExport(v exportkit.Vendor, k kind, id string) *export {
 		e.failCode, e.failMessage = s.cfg.failCode, s.cfg.failMessage
 	}
 	s.exports[refKey{v, id}] = e
+	s.all = append(s.all, e)
 	return e
 }
 
-// attachFile gives e its file at storage path p. The caller holds s.mu.
-func (s *Server) attachFile(e *export, p, name, contentType string) {
-	e.file = newFile(string(e.vendor), e.id, 0, s.cfg.fileSize, s.cfg.fileContent)
+// attachFile gives e its file at storage path p, in format fm. The caller holds s.mu.
+func (s *Server) attachFile(e *export, p, name, contentType string, fm format) {
+	e.file = newFile(string(e.vendor), e.id, 0, s.cfg.fileSize, s.cfg.fileContent, fm)
 	e.file.path, e.file.name, e.file.contentType = p, name, contentType
 	s.files[p] = e
+}
+
+// plannedRows is how many rows a new export's file in format fm holds.
+func (s *Server) plannedRows(fm format) int64 {
+	if s.cfg.fileContent != nil {
+		return countRows(fm, s.cfg.fileContent)
+	}
+	return newLayout(fm, s.cfg.fileSize, 0).rows
 }
 
 // observe returns e's state at now. A status read (advance) counts toward
@@ -260,7 +270,7 @@ func (s *Server) ChangeFile(v exportkit.Vendor, id string) error {
 			content[i] = b ^ 0x5a
 		}
 	}
-	e.file = newFile(string(v), id, old.version+1, old.size, content)
+	e.file = newFile(string(v), id, old.version+1, old.size, content, old.format)
 	e.file.path, e.file.name, e.file.contentType = old.path, old.name, old.contentType
 	return nil
 }

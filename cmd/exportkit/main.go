@@ -10,6 +10,7 @@
 //	exportkit wait     <vendor> <ID> [flags]
 //	exportkit download <vendor> <ID> -o FILE|- [flags]
 //	exportkit list     <vendor> [ID] [flags]
+//	exportkit fake     [flags]
 //	exportkit help     [command]
 //
 // Vendors are brainbase, memsolus, orbit and kore. Credentials come from the
@@ -77,6 +78,7 @@ func init() {
 		downloadCmd,
 		listCmd,
 		syncCmd,
+		fakeCmd,
 		helpCmd,
 		versionCmd,
 	}
