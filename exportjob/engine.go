@@ -224,9 +224,32 @@ func (e *Engine) Sync(ctx context.Context) ([]Result, error) {
 	stop := e.renewLeases(ctx)
 	defer stop()
 	results := make([]Result, len(runs))
+	// Runs an earlier sync left are taken up first, in the order of their
+	// steps: creates left unresolved are reconciled before any other run
+	// of their job writes an intent, and runs past their create finish
+	// before a new create can replace their export (Kore keeps one per
+	// bot). New runs come last.
+	step := func(r *Run) State {
+		if r.State == StateFailed {
+			return r.resume
+		}
+		return r.State
+	}
+	e.driveAll(ctx, runs, results, func(r *Run) bool { return step(r) == StateCreating })
+	e.driveAll(ctx, runs, results, func(r *Run) bool { s := step(r); return s != StateCreating && s != StatePlanned })
+	e.driveAll(ctx, runs, results, func(r *Run) bool { return step(r) == StatePlanned })
+	return results, nil
+}
+
+// driveAll drives the runs that which selects, at most cfg.concurrency at
+// once, each result in its place.
+func (e *Engine) driveAll(ctx context.Context, runs []*Run, results []Result, which func(*Run) bool) {
 	sem := make(chan struct{}, e.cfg.concurrency)
 	var wg sync.WaitGroup
 	for i, r := range runs {
+		if !which(r) {
+			continue
+		}
 		wg.Go(func() {
 			select {
 			case sem <- struct{}{}:
@@ -238,7 +261,6 @@ func (e *Engine) Sync(ctx context.Context) ([]Result, error) {
 		})
 	}
 	wg.Wait()
-	return results, nil
 }
 
 // Watch syncs, then syncs again each time a job's next period falls due,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"github.com/exportkit/exportkit/exporttest"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -117,4 +118,33 @@ func TestFakeLosesEveryCreateReply(t *testing.T) {
 	runs, err := v.client().Audiences.ListRuns(context.Background(), "aud_1", nil)
 	require.NoError(t, err)
 	require.Len(t, runs, 1, "one Orbit run")
+}
+
+// A job has at most one run with an unresolved create at any moment, even
+// with catchup periods and lost replies, so that reconciliation cannot
+// take one period's export for another (Brainbase echoes no date range).
+func TestOneUnresolvedCreatePerJob(t *testing.T) {
+	v := newEnv(t, exporttest.LoseCreateReplies(0.5))
+	j := Job{Name: "logs", Vendor: exportkit.Brainbase, Catchup: 4, Start: time.Now().Add(-4 * DefaultEvery)}
+	e := v.engine(v.client(), []Job{j})
+	var mu sync.Mutex
+	most := 0
+	e.hook = func(p string) {
+		if p != string(StateCreating) {
+			return
+		}
+		var n int
+		require.NoError(t, e.st.db.QueryRow(`SELECT count(*) FROM runs WHERE job = 'logs' AND state = 'creating'`).Scan(&n))
+		mu.Lock()
+		most = max(most, n)
+		mu.Unlock()
+	}
+	res, err := e.Sync(context.Background())
+	require.NoError(t, err)
+	require.Len(t, res, 5)
+	for _, r := range res {
+		require.NoError(t, r.Err)
+	}
+	require.Equal(t, 1, most)
+	require.Equal(t, 5, v.creates()[exportkit.Brainbase])
 }

@@ -30,20 +30,13 @@ func (e *Engine) advance(ctx context.Context, j jobEntry, r *Run) error {
 			return err
 		}
 	}
-	fresh := false // whether r's intent was written by this process, its create not yet sent
 	for !r.State.Terminal() {
 		var err error
 		switch r.State {
 		case StatePlanned:
 			err = e.plan(ctx, j, r)
-			fresh = true
 		case StateCreating:
-			if fresh {
-				err = e.create(ctx, j, r)
-			} else {
-				err = e.reconcile(ctx, j, r, nil)
-			}
-			fresh = false
+			err = e.reconcile(ctx, j, r, nil)
 		case StateCreated:
 			next := *r
 			next.State, next.nextPoll, next.polls = StateWaiting, time.Now(), 0
@@ -116,24 +109,65 @@ func (e *Engine) plan(ctx context.Context, j jobEntry, r *Run) error {
 		next.State, next.File, next.Size, next.SHA1, next.Error = StateDone, rel, size, sum, ""
 		return e.save(ctx, r, &next, "done: the published file was kept", e.publishTx(r))
 	}
-	return e.intend(ctx, r)
-}
-
-// intend commits a new intent (creating, its time, key and count).
-func (e *Engine) intend(ctx context.Context, r *Run) error {
-	next := *r
-	next.State, next.Creates, next.IntentAt = StateCreating, r.Creates+1, time.Now().UTC()
-	next.key, next.Error, next.Candidates = idempotencyKey(r.fingerprint, next.Creates), "", nil
-	return e.save(ctx, r, &next, "creating")
-}
-
-// create sends the create request of r's intent, once. A reply that may
-// have been lost (the request may have reached the vendor) is reconciled
-// at once; a refusal fails the run, to be planned again next time.
-func (e *Engine) create(ctx context.Context, j jobEntry, r *Run) error {
 	mu := e.jobMu[j.Name]
 	mu.Lock()
 	defer mu.Unlock()
+	if err := e.intend(ctx, j, r); err != nil {
+		return err
+	}
+	if r.State != StateCreating {
+		return nil // failed: another run's create is unresolved
+	}
+	return e.send(ctx, j, r)
+}
+
+// errJobCreating: another run of the job has an intent not yet resolved.
+type errJobCreating struct{ other *Run }
+
+func (e *errJobCreating) Error() string {
+	return fmt.Sprintf("run %s of the job has a create not resolved yet (%s)", e.other.fingerprint, e.other.State)
+}
+
+// intend commits a new intent (creating, its time, key and count), the
+// caller holding the job's lock. A job has at most one intent unresolved
+// at a time, checked in the intent's own transaction: reconciliation can
+// then never take another period's export for this one (Brainbase echoes
+// no date range). While another process resolves one, intend waits; one
+// left failed fails r too, to be planned again by the next sync.
+func (e *Engine) intend(ctx context.Context, j jobEntry, r *Run) error {
+	for {
+		next := *r
+		next.State, next.Creates, next.IntentAt = StateCreating, r.Creates+1, time.Now().UTC()
+		next.key, next.Error, next.Candidates = idempotencyKey(r.fingerprint, next.Creates), "", nil
+		err := e.save(ctx, r, &next, "creating", func(tx *sql.Tx) error {
+			o, err := e.st.otherCreating(ctx, tx, r.Job, r.fingerprint)
+			if err != nil || o == nil {
+				return err
+			}
+			return &errJobCreating{other: o}
+		})
+		var busy *errJobCreating
+		if !errors.As(err, &busy) {
+			return err
+		}
+		if busy.other.State != StateCreating {
+			return e.fail(ctx, r, StatePlanned, busy)
+		}
+		mu := e.jobMu[j.Name] // held by the caller: let the other run's reconciliation in
+		mu.Unlock()
+		err = sleep(ctx, min(e.cfg.leaseTTL/5, time.Second))
+		mu.Lock()
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// send sends the create request of r's intent, once, the caller holding
+// the job's lock. A reply that may have been lost (the request may have
+// reached the vendor) is reconciled at once; a refusal fails the run, to
+// be planned again next time.
+func (e *Engine) send(ctx context.Context, j jobEntry, r *Run) error {
 	sem := e.creates[j.Vendor]
 	for attempt := 1; ; attempt++ {
 		select {
@@ -214,18 +248,10 @@ func (e *Engine) reconcileLocked(ctx context.Context, j jobEntry, r *Run, cause 
 		return e.park(ctx, r, []string{}, fmt.Sprintf("%d create intents and the vendor lists no export matching any: not creating a third", r.Creates))
 	}
 	// Nothing at the vendor: the last intent's request never landed.
-	if err := e.intend(ctx, r); err != nil {
+	if err := e.intend(ctx, j, r); err != nil || r.State != StateCreating {
 		return err
 	}
-	return e.createLocked(ctx, j, r)
-}
-
-// createLocked is create for a caller holding the job's lock.
-func (e *Engine) createLocked(ctx context.Context, j jobEntry, r *Run) error {
-	mu := e.jobMu[j.Name]
-	mu.Unlock()
-	defer mu.Lock()
-	return e.create(ctx, j, r)
+	return e.send(ctx, j, r)
 }
 
 // adopt records x as r's export (and as owned by r) with its wait's

@@ -349,10 +349,12 @@ func fromMS(v int64) time.Time {
 	return time.UnixMilli(v).UTC()
 }
 
-// errText is an error's message for the store, "" for nil.
+// errText is an error's message for the store and for embedding in
+// another message: one line, without the "exportkit: " prefix the
+// message that embeds it has; "" for nil.
 func errText(err error) string {
 	if err == nil {
 		return ""
 	}
-	return strings.TrimSpace(err.Error())
+	return strings.TrimPrefix(strings.Join(strings.Fields(err.Error()), " "), "exportkit: ")
 }

@@ -203,6 +203,17 @@ func (s *Store) save(ctx context.Context, owner string, from State, r *Run, also
 	return s.storeErr("save run "+r.fingerprint, err)
 }
 
+// otherCreating returns a run of the job other than fp whose create is
+// not resolved (creating, or failed to be reconciled), or nil.
+func (s *Store) otherCreating(ctx context.Context, tx *sql.Tx, job, fp string) (*Run, error) {
+	r, err := scanRun(tx.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE job = ? AND fingerprint != ?
+		AND (state = 'creating' OR (state = 'failed' AND resume = 'creating')) LIMIT 1`, job, fp))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return r, err
+}
+
 // runLease is the lease key of a run.
 func runLease(fp string) string { return "run:" + fp }
 

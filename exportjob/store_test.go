@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -170,4 +171,29 @@ func TestWatermarkAdvancesOnPublish(t *testing.T) {
 	w, err = e2.st.Watermark(context.Background(), "logs")
 	require.NoError(t, err)
 	require.Equal(t, periodOf(time.Now(), DefaultEvery).End, w)
+}
+
+// A store whose disk is full (SQLite's own limit stands in for the disk)
+// is a clear error, and what it held stays readable.
+func TestStoreFull(t *testing.T) {
+	v := newEnv(t)
+	v.requireDone(v.sync(v.engine(v.client(), allJobs()[:1])), "logs")
+	st := v.open()
+	var pages int
+	require.NoError(t, st.db.QueryRow(`PRAGMA page_count`).Scan(&pages))
+	_, err := st.db.Exec(`PRAGMA max_page_count = ` + strconv.Itoa(pages))
+	require.NoError(t, err)
+	var jobs []Job
+	for i := range 200 {
+		jobs = append(jobs, Job{Name: "bot" + strconv.Itoa(i), Vendor: exportkit.Kore, Params: map[string]string{"bot": "b"}})
+	}
+	e, err := New(v.client(), st, v.dir, jobs)
+	require.NoError(t, err)
+	_, err = e.Sync(context.Background())
+	require.ErrorIs(t, err, ErrStoreFull)
+	require.ErrorContains(t, err, "disk full")
+	runs, err := st.Runs(context.Background(), "logs")
+	require.NoError(t, err)
+	require.Len(t, runs, 1)
+	require.Equal(t, StateDone, runs[0].State)
 }
