@@ -23,6 +23,8 @@ type DownloadResult struct {
 	FileName    string // the server's suggested file name, sanitized; "" when none
 	Reused      int64  // bytes kept from an earlier interrupted DownloadFile to the same path
 	Parts       int    // ranged parts fetched; 1 for one stream
+	Location    string // DownloadTo: where the destination stored the file, such as "s3://bucket/key"
+	CRC64NVME   string // DownloadTo: the store's full-object CRC-64/NVME (base64), "" when it keeps none
 }
 
 // Progress is a download's progress: bytes done and the total, -1 when unknown.
