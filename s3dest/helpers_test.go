@@ -34,6 +34,9 @@ type store struct {
 	s3       *s3.Client
 	hc       *http.Client
 	parts    atomic.Int64 // UploadPart requests the proxy saw
+	// afterPart, when set, is called as the proxy has passed on the
+	// answer to the nth UploadPart.
+	afterPart atomic.Pointer[func(n int64)]
 }
 
 // newStore creates a bucket of its own on the gateway. The tests skip
@@ -71,13 +74,28 @@ func (st *store) countParts() {
 	rp.Transport = tr
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		if r.Method == http.MethodPut && q.Get("uploadId") != "" && q.Get("partNumber") != "" {
-			st.parts.Add(1)
+		if !(r.Method == http.MethodPut && q.Get("uploadId") != "" && q.Get("partNumber") != "") {
+			rp.ServeHTTP(w, r)
+			return
 		}
+		n := st.parts.Add(1)
 		rp.ServeHTTP(w, r)
+		if f := st.afterPart.Load(); f != nil {
+			(*f)(n)
+		}
 	}))
 	st.t.Cleanup(func() { srv.Close(); tr.CloseIdleConnections() })
 	st.endpoint = srv.URL
+}
+
+// onPart calls f after the nth UploadPart the proxy passed on.
+func (st *store) onPart(n int64, f func()) {
+	g := func(k int64) {
+		if k == n {
+			f()
+		}
+	}
+	st.afterPart.Store(&g)
 }
 
 // url is the s3:// URL of key in the bucket, pointing at the gateway.
@@ -90,7 +108,7 @@ func (st *store) url(key string) string {
 func (st *store) dest(key string, opts ...s3dest.Option) *s3dest.Destination {
 	st.t.Helper()
 	opts = append([]s3dest.Option{
-		s3dest.WithCredentials(credentials.NewStaticCredentialsProvider(gateway.access, gateway.secret, "")),
+		s3dest.WithCredentials(staticCreds()),
 		s3dest.WithHTTPClient(st.hc),
 	}, opts...)
 	d, err := s3dest.New(context.Background(), st.url(key), opts...)
@@ -192,3 +210,8 @@ func noSecret(t *testing.T, text string) {
 }
 
 func isCI() bool { return os.Getenv("CI") == "true" || os.Getenv("EXPORTKIT_S3_LARGE") != "" }
+
+// staticCreds are the gateway's test credentials.
+func staticCreds() aws.CredentialsProvider {
+	return credentials.NewStaticCredentialsProvider(gateway.access, gateway.secret, "")
+}

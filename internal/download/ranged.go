@@ -123,8 +123,12 @@ func (r *Ranger) acceptFirst(resp *http.Response) (keep bool, err error) {
 	default:
 		return false, fmt.Errorf("unexpected status %d %s", code, http.StatusText(code))
 	}
-	if _, err := j.acceptFirst(resp); err != nil {
+	remain, err := j.acceptFirst(resp)
+	if err != nil {
 		return false, err
+	}
+	if resp.ContentLength >= 0 && remain >= 0 && resp.ContentLength != remain {
+		return false, sizeError("Content-Length %d for a range of %d bytes", resp.ContentLength, remain)
 	}
 	return true, nil
 }
@@ -291,6 +295,9 @@ func (r *Ranger) acceptRange(resp *http.Response, from, to int64) error {
 	if cr.Start != from || cr.Start+cr.Len() != to {
 		return fmt.Errorf("%w: asked for bytes %d-%d/%d, got %s", errBadRange, from, to-1, j.total,
 			excerpt(resp.Header.Get("Content-Range"), 80))
+	}
+	if resp.ContentLength >= 0 && resp.ContentLength != to-from {
+		return sizeError("Content-Length %d for a range of %d bytes", resp.ContentLength, to-from)
 	}
 	return nil
 }
