@@ -254,5 +254,10 @@ func (d *Destination) storeError(op string, err error) error {
 	if i := strings.Index(msg, "api error "); i >= 0 {
 		msg = msg[i+len("api error "):] // "InvalidAccessKeyId: The AWS Access Key Id you provided does not exist"
 	}
+	if ae != nil && (ae.ErrorCode() == "Forbidden" || ae.ErrorCode() == "Unauthorized") {
+		// An answer without a body (HEAD) says no more than its status.
+		msg = ae.ErrorCode() + ": the store refused these credentials or their permissions " +
+			"(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or the bucket's policy)"
+	}
 	return &kindError{msg: fmt.Sprintf("exportkit: s3: %s %s: %s", op, d.target, excerpt(msg, 400)), kinds: kinds, cause: err}
 }

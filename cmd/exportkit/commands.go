@@ -15,6 +15,7 @@ import (
 
 	"github.com/exportkit/exportkit"
 	"github.com/exportkit/exportkit/internal/download"
+	"github.com/exportkit/exportkit/s3dest"
 )
 
 // cmdOpts are the flags of the vendor commands. Each command registers the
@@ -59,9 +60,9 @@ func (o *cmdOpts) register(fs *flag.FlagSet, cmd string) {
 	}
 	switch cmd {
 	case "download":
-		fs.StringVar(&o.output, "output", "", "write the file to `FILE`; - for stdout")
-		fs.StringVar(&o.output, "o", "", "write the file to `FILE`; - for stdout")
-		fs.BoolVar(&o.force, "force", false, "overwrite the output file")
+		fs.StringVar(&o.output, "output", "", "write the file to `FILE`; - for stdout; s3://BUCKET/KEY?… for an S3 object")
+		fs.StringVar(&o.output, "o", "", "write the file to `FILE`; - for stdout; s3://BUCKET/KEY?… for an S3 object")
+		fs.BoolVar(&o.force, "force", false, "overwrite the output file or object")
 		fs.BoolVar(&o.sha1, "sha1", false, "compute the file's SHA-1 even when the vendor gives none to verify")
 		fs.BoolVar(&o.noResume, "no-resume", false, "start over instead of going on from an interrupted download's partial file")
 		fs.IntVar(&o.connections, "connections", 0, "at most `N` parallel range requests (default 16; 1 = one stream)")
@@ -320,6 +321,7 @@ func vendorCommand(ctx context.Context, cmd string, args []string, stdout, stder
 		}
 	}
 	if cmd == "download" {
+		o.output = localOutput(o.output)
 		if err := checkOutput(o.output, o.force); err != nil {
 			return err
 		}
@@ -408,6 +410,9 @@ func checkCreateFlags(fs *flag.FlagSet, v exportkit.Vendor) error {
 // checkOutput checks the output path before any waiting, so that a wrong
 // path fails in a second, not after the export is ready.
 func checkOutput(path string, force bool) error {
+	if handled, err := checkURLOutput(path, force); handled {
+		return err
+	}
 	switch {
 	case path == "":
 		return usageErrorf("download: missing -o FILE (or -o - for stdout)")
@@ -629,6 +634,9 @@ func (r *runner) download(ctx context.Context, t target) error {
 	}
 	if r.o.partSize.set {
 		opts = append(opts, exportkit.WithPartSize(r.o.partSize.n))
+	}
+	if s3dest.IsURL(r.o.output) {
+		return r.downloadTo(ctx, t, e, tk, opts)
 	}
 	var res *exportkit.DownloadResult
 	if r.o.output == "-" {

@@ -67,8 +67,11 @@ Usage:
   exportkit create   <vendor> [ID] [flags]    start an export; prints its id
   exportkit get      <vendor> <ID> [flags]    read an export's status once
   exportkit wait     <vendor> <ID> [flags]    poll until the export is ready, failed or expired
-  exportkit download <vendor> <ID> -o FILE    wait, then download and verify (-o - for stdout)
+  exportkit download <vendor> <ID> -o FILE    wait, then download and verify (-o - for stdout,
+                                              -o s3://BUCKET/KEY for an S3 object)
   exportkit list     <vendor> [ID] [flags]    list exports (memsolus) or an audience's runs (orbit)
+  exportkit clean s3://BUCKET/PREFIX --older-than 24h
+                                              abort the S3 uploads killed deliveries left
   exportkit help     <command>                a command's flags, valid values and examples
 
 Vendors and ids:
@@ -252,10 +255,12 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return nil
 	case "demo":
 		return demoCommand(ctx, rest, stdout, stderr)
+	case "clean":
+		return cleanCommand(ctx, rest, stdout, stderr)
 	case "create", "get", "wait", "download", "list":
 		return vendorCommand(ctx, cmd, rest, stdout, stderr)
 	}
-	return usageErrorf("unknown command %q (want demo, create, get, wait, download or list)", cmd)
+	return usageErrorf("unknown command %q (want demo, create, get, wait, download, list or clean)", cmd)
 }
 
 // usageError is a command line that cannot run as it is: exit code 2.
