@@ -29,6 +29,7 @@ func TestDeliverSizes(t *testing.T) {
 	for _, tc := range sizes {
 		t.Run(tc.name, func(t *testing.T) {
 			st := newStore(t)
+			st.countParts()
 			src := newSource(t, tc.n)
 			key := "exports/" + tc.name + ".bin"
 			res, err := src.c.DownloadTo(context.Background(), src.export(t), st.dest(key), exportkit.WithPartSize(5<<20))
@@ -41,6 +42,7 @@ func TestDeliverSizes(t *testing.T) {
 			assert.NotEmpty(t, res.CRC64NVME)
 			assert.Equal(t, "s3://"+st.bucket+"/"+key, res.Location)
 			assert.Empty(t, st.openUploads())
+			credentialsStayHome(t, st, src)
 		})
 	}
 }

@@ -37,6 +37,8 @@ type store struct {
 	// afterPart, when set, is called as the proxy has passed on the
 	// answer to the nth UploadPart.
 	afterPart atomic.Pointer[func(n int64)]
+	// vendorKey is set when a request to the store carried a vendor key.
+	vendorKey atomic.Bool
 }
 
 // newStore creates a bucket of its own on the gateway. The tests skip
@@ -73,6 +75,15 @@ func (st *store) countParts() {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	rp.Transport = tr
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, vs := range r.Header {
+			for _, v := range vs {
+				for _, k := range []string{exporttest.OrbitAPIKey, exporttest.BrainbaseAPIKey, exporttest.MemsolusAPIKey} {
+					if strings.Contains(v, k) {
+						st.vendorKey.Store(true)
+					}
+				}
+			}
+		}
 		q := r.URL.Query()
 		if !(r.Method == http.MethodPut && q.Get("uploadId") != "" && q.Get("partNumber") != "") {
 			rp.ServeHTTP(w, r)
@@ -214,4 +225,22 @@ func isCI() bool { return os.Getenv("CI") == "true" || os.Getenv("EXPORTKIT_S3_L
 // staticCreds are the gateway's test credentials.
 func staticCreds() aws.CredentialsProvider {
 	return credentials.NewStaticCredentialsProvider(gateway.access, gateway.secret, "")
+}
+
+// credentialsStayHome checks that no vendor credential reached the store
+// and no AWS credential reached the vendor or its storage host.
+func credentialsStayHome(t *testing.T, st *store, src *source) {
+	t.Helper()
+	require.False(t, st.vendorKey.Load(), "a vendor key reached the store")
+	for _, r := range src.srv.Requests() {
+		for name, vs := range r.Header {
+			for _, v := range vs {
+				require.NotContains(t, v, "AWS4-HMAC-SHA256", "%s %s: %s", r.Method, r.Path, name)
+				require.NotContains(t, v, gateway.access, "%s %s: %s", r.Method, r.Path, name)
+			}
+		}
+		if r.Storage {
+			require.Empty(t, r.Header.Get("X-Api-Key"), "a vendor key reached the storage host")
+		}
+	}
 }

@@ -50,11 +50,11 @@ func TestKillAndResume(t *testing.T) {
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	killed := make(chan struct{})
+	require.NoError(t, cmd.Start())
 	st.onPart(killParts/2, func() {
 		cmd.Process.Kill()
 		close(killed)
 	})
-	require.NoError(t, cmd.Start())
 	err := cmd.Wait()
 	select {
 	case <-killed:
