@@ -70,6 +70,7 @@ type Destination struct {
 
 type options struct {
 	force       bool
+	noResume    bool
 	stateFile   string
 	memory      int64
 	credentials aws.CredentialsProvider
@@ -99,6 +100,10 @@ func WithStateFile(path string) Option {
 		o.stateFile = path
 	}
 }
+
+// WithoutResume starts a new upload even when the state file describes
+// one that could be gone on from; the earlier upload is aborted.
+func WithoutResume() Option { return func(o *options) { o.noResume = true } }
 
 // WithMemoryLimit caps the bytes of parts held in memory at once: the
 // ranges read at once are cut to n / part size (at least one part). The

@@ -188,7 +188,7 @@ func (u *upload) begin(ctx context.Context) (int64, error) {
 	d, t := u.d, u.t
 	partSize := u.parts[0].Size()
 	if st := loadState(d.cfg.stateFile); st != nil {
-		fits := st.Bucket == d.target.Bucket && st.Key == d.target.Key && st.Source == t.Key() &&
+		fits := !d.cfg.noResume && st.Bucket == d.target.Bucket && st.Key == d.target.Key && st.Source == t.Key() &&
 			st.ETag != "" && st.ETag == t.ETag() && st.Size == t.Size() && st.PartSize == partSize &&
 			st.HashedParts <= len(u.parts)
 		if fits {

@@ -52,7 +52,7 @@ func checkURLOutput(out string, force bool) (handled bool, err error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
 	defer cancel()
-	d, err := newS3Dest(ctx, out, force)
+	d, err := newS3Dest(ctx, out, force, false)
 	if err != nil {
 		return true, err
 	}
@@ -75,10 +75,13 @@ func redactOutput(out string) string {
 
 // newS3Dest is the destination an -o s3:// URL names, its resume state in
 // the user's cache directory (see s3StatePath).
-func newS3Dest(ctx context.Context, out string, force bool) (*s3dest.Destination, error) {
+func newS3Dest(ctx context.Context, out string, force, noResume bool) (*s3dest.Destination, error) {
 	opts := []s3dest.Option{s3dest.WithStateFile(s3StatePath(out))}
 	if force {
 		opts = append(opts, s3dest.WithForce())
+	}
+	if noResume {
+		opts = append(opts, s3dest.WithoutResume())
 	}
 	return s3dest.New(ctx, out, opts...)
 }
@@ -116,7 +119,7 @@ type s3View struct {
 
 // downloadTo delivers e to the s3:// output.
 func (r *runner) downloadTo(ctx context.Context, t target, e exportkit.Export, tk task, opts []exportkit.DownloadOption) error {
-	d, err := newS3Dest(ctx, r.o.output, r.o.force)
+	d, err := newS3Dest(ctx, r.o.output, r.o.force, r.o.noResume)
 	if err != nil {
 		tk.finish("download failed", true)
 		return err
