@@ -23,7 +23,7 @@ func Example() {
 	}
 	dest, err := s3dest.New(ctx, "s3://my-bucket/exports/logs.csv",
 		s3dest.WithStateFile("logs.csv.s3state"), // a killed run goes on from the parts already stored
-		s3dest.WithMemoryLimit(64<<20))            // at most 64 MiB of parts in memory
+		s3dest.WithMemoryLimit(64<<20))           // at most 64 MiB of parts in memory
 	if err != nil {
 		log.Fatal(err)
 	}
