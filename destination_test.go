@@ -3,6 +3,8 @@ package exportkit_test
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"os/exec"
 	"strings"
 	"sync"
@@ -50,7 +52,17 @@ func (m *memDest) Deliver(ctx context.Context, t *exportkit.Transfer) (*exportki
 	}
 	if t.Hashing() {
 		t.Hash(m.got)
+		if t.Hashed() != t.Size() {
+			return nil, errors.New("hashed the wrong length")
+		}
+		if st, err := t.HashState(); err != nil || len(st) == 0 {
+			return nil, fmt.Errorf("hash state: %v", err)
+		}
+		if t.RestoreHash([]byte("{")) == nil {
+			return nil, errors.New("a damaged hash state was taken")
+		}
 	}
+	t.Reused(0)
 	if err := t.Verify(t.Size()); err != nil {
 		return nil, err
 	}
