@@ -220,8 +220,6 @@ func noSecret(t *testing.T, text string) {
 	require.False(t, gateway.secret != "" && strings.Contains(text, gateway.secret), "the secret key leaked: %s", text)
 }
 
-func isCI() bool { return os.Getenv("CI") == "true" || os.Getenv("EXPORTKIT_S3_LARGE") != "" }
-
 // staticCreds are the gateway's test credentials.
 func staticCreds() aws.CredentialsProvider {
 	return credentials.NewStaticCredentialsProvider(gateway.access, gateway.secret, "")
