@@ -29,6 +29,7 @@ type state struct {
 	PartSize int64  `json:"partSize"`
 	// HashedParts parts from the first are hashed in Hash.
 	HashedParts int             `json:"hashedParts"`
+	HashedBytes int64           `json:"hashedBytes"` // the length Hash covers: the end of part HashedParts
 	Hash        json.RawMessage `json:"hash,omitempty"`
 	Sum         string          `json:"sum"` // SHA-256 of the state with Sum empty
 }

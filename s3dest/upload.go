@@ -149,6 +149,9 @@ type upload struct {
 	bufs   chan []byte
 	saveMu sync.Mutex
 	saved  time.Time
+	// hashMu is held across hashing a part and recording it, so that a
+	// checkpoint sees a hash state and the parts it covers together.
+	hashMu sync.Mutex
 }
 
 // multipart uploads the parts, resuming an earlier delivery's upload when
@@ -238,8 +241,8 @@ func (u *upload) resume(ctx context.Context, st *state) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if t.Hashing() && st.HashedParts > 0 && len(st.Hash) > 0 {
-		if err := t.RestoreHash(st.Hash); err != nil || t.Hashed() != u.parts[st.HashedParts-1].End {
+	if t.Hashing() && st.HashedParts > 0 && len(st.Hash) > 0 && st.HashedBytes == u.parts[st.HashedParts-1].End {
+		if err := t.RestoreHash(st.Hash); err != nil || t.Hashed() != st.HashedBytes {
 			return 0, fmt.Errorf("exportkit: s3: the saved hash state does not fit: %v", err)
 		}
 		for _, p := range u.parts[:st.HashedParts] {
@@ -443,12 +446,14 @@ func (u *upload) hashAll() error {
 		}
 		buf := p.buf
 		u.mu.Unlock()
+		u.hashMu.Lock()
 		u.t.Hash(buf)
 		u.mu.Lock()
 		p.hash = false
 		u.releaseLocked(p)
 		u.st.HashedParts = p.Number
 		u.mu.Unlock()
+		u.hashMu.Unlock()
 		u.checkpoint(false)
 	}
 	return nil
@@ -466,13 +471,13 @@ func (u *upload) checkpoint(force bool) {
 	if !force && time.Since(u.saved) < checkpointEvery {
 		return
 	}
+	u.hashMu.Lock()
 	u.mu.Lock()
 	st := *u.st
-	h, err := u.t.HashState()
-	if u.st.HashedParts != st.HashedParts {
-		err = errors.New("moved") // hashed on meanwhile: the next checkpoint saves it
-	}
 	u.mu.Unlock()
+	h, err := u.t.HashState()
+	st.HashedBytes = u.t.Hashed()
+	u.hashMu.Unlock()
 	if err != nil {
 		return
 	}
