@@ -144,3 +144,19 @@ func TestBadCredentials(t *testing.T) {
 	assert.Contains(t, err.Error(), "s3://"+st.bucket+"/k.bin")
 	noSecret(t, err.Error())
 }
+
+// TestDeliverWithoutRanges: a storage host that ignores Range is read
+// once, in order, and still cut into verified parts.
+func TestDeliverWithoutRanges(t *testing.T) {
+	st := newStore(t)
+	st.countParts()
+	src := newSource(t, midSize)
+	require.NoError(t, src.srv.Inject(exporttest.OnStorage().IgnoreRange()))
+	res, err := src.c.DownloadTo(context.Background(), src.export(t), st.dest("k.bin"), exportkit.WithPartSize(5<<20))
+	require.NoError(t, err)
+	r, n := src.reader(t)
+	assert.True(t, st.sameObject("k.bin", r, n))
+	assert.True(t, res.Verified)
+	assert.Equal(t, int64(7), st.parts.Load())
+	assert.Empty(t, st.openUploads())
+}
