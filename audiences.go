@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -477,6 +478,45 @@ func (s *AudiencesService) source(ref ExportRef, known *AudienceExport) *fileSou
 	src := &fileSource{vendor: Orbit, id: ref.ExportID, locate: func(ctx context.Context) (*fileLocation, error) { return located(s.getExport(ctx, ref)) }}
 	if known != nil {
 		src.known, src.knownErr = known.location()
+	}
+	return src
+}
+
+// runSource is the file of a run: its stored CSV export, created or
+// reused when the file is first located and waited for, with the
+// client's default wait options, when it is not completed yet. A run that
+// failed is its own error, before any request; one still running answers
+// the export creation's [ErrNotReady].
+func (s *AudiencesService) runSource(run *AudienceRun) *fileSource {
+	aud, runID := run.AudienceID, run.ID
+	var (
+		mu  sync.Mutex
+		ref *ExportRef // set once the export exists
+	)
+	src := &fileSource{vendor: Orbit, id: runID, key: "orbit:" + aud + "/" + runID + ":csv",
+		locate: func(ctx context.Context) (*fileLocation, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if ref != nil {
+				return located(s.getExport(ctx, *ref))
+			}
+			e, err := s.CreateExport(ctx, aud, runID)
+			if err != nil {
+				return nil, err
+			}
+			r := e.Ref()
+			if e.State() != StateReady {
+				if e, err = s.WaitExport(ctx, r); err != nil {
+					return nil, err
+				}
+			}
+			ref = &r
+			return e.location()
+		}}
+	if err := readyForDownload(run); err != nil {
+		src.knownErr = err
+	} else {
+		src.knownErr = errNoDownloadURL // the run has none: locate creates its export
 	}
 	return src
 }

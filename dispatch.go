@@ -103,8 +103,10 @@ func (e *AudienceRun) pollTarget(c *Client, started time.Time) *pollTarget {
 	return c.Audiences.runTarget(e.AudienceID, e.ID, started)
 }
 
-func (e *AudienceRun) downloadSource(*Client) (*fileSource, error) {
-	return nil, &inputError{fmt.Errorf("exportkit: orbit: run %q has no file: export it with Audiences.Export", e.ID)}
+// downloadSource of a run is its stored CSV export's: created or reused
+// (Orbit's create is idempotent) and waited for at the first status read.
+func (e *AudienceRun) downloadSource(c *Client) (*fileSource, error) {
+	return c.Audiences.runSource(e), nil
 }
 
 func (e *AudienceExport) pollTarget(c *Client, started time.Time) *pollTarget {

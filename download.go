@@ -237,6 +237,11 @@ func newStorageClient(hc *http.Client) *http.Client {
 // used first, and a fresh one read from the vendor when it has expired.
 // With parallel parts (see [WithConnections]) the bytes still reach w in
 // order, and at most connections × part size bytes are buffered.
+//
+// A completed Orbit [*AudienceRun] has no file of its own: Download,
+// DownloadFile and Open go on to its stored CSV export, created or reused
+// (Orbit's create is idempotent) and waited for with the client's
+// [WithDefaultWait] options if it is not completed yet.
 func (c *Client) Download(ctx context.Context, e Export, w io.Writer, opts ...DownloadOption) (*DownloadResult, error) {
 	src, err := c.sourceFor(e)
 	if err != nil {

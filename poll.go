@@ -383,3 +383,15 @@ const (
 	kindAudienceExport = "audience-export"
 	kindBotExport      = "bot"
 )
+
+// poll is the polling core (pollLoop) inside an "exportkit.wait" span, with
+// an event per status read, and measured.
+func (c *Client) poll(ctx context.Context, t *pollTarget, cfg waitConfig) (Export, error) {
+	if !c.tel.on() {
+		return c.pollLoop(ctx, t, cfg)
+	}
+	w := c.tel.startWait(ctx, t)
+	e, err := c.pollLoop(w.ctx, w.target(t), cfg)
+	w.end(e, err)
+	return e, err
+}

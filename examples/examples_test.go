@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,9 @@ import (
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// emptySHA1 matches a "sha1" label followed by no hex digest.
+var emptySHA1 = regexp.MustCompile(`sha1 (?:[^0-9a-f]|$)`)
 
 var examples = []string{"brainbase", "memsolus", "orbit", "kore", "allvendors", "otel"}
 
@@ -63,6 +67,10 @@ func TestExamples(t *testing.T) {
 			// Output for people: no Go type names.
 			if strings.Contains(stdout.String(), "*exportkit.") {
 				t.Errorf("prints Go type names:\n%s", stdout.String())
+			}
+			// A SHA-1 printed is a SHA-1 computed: never "sha1 ," or "sha1 …".
+			if emptySHA1.MatchString(stdout.String()) {
+				t.Errorf("prints an empty SHA-1:\n%s", stdout.String())
 			}
 			if name == "kore" && !strings.Contains(stdout.String(), "60 requests a minute") {
 				t.Errorf("does not say how Kore's pacing applies:\n%s", stdout.String())

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -11,17 +10,38 @@ import (
 	"github.com/exportkit/exportkit/s3dest"
 )
 
-// cleanUsage is "exportkit clean"'s usage text.
-const cleanUsage = `Usage: exportkit clean s3://BUCKET/PREFIX?… --older-than DURATION [--json] [--quiet]
+// cleanCmd is "exportkit clean".
+var cleanCmd = &cliCommand{
+	name: "clean", short: "abort the S3 uploads that killed deliveries left",
+	doc: commandDoc{
+		args: "s3://BUCKET/PREFIX?… --older-than DURATION [--json] [--quiet]",
+		summary: "Aborts the multipart uploads that exportkit deliveries (download -o s3://…) left under\n" +
+			"PREFIX, a delivery killed before it could abort its own, started more than DURATION ago\n" +
+			"(24h leaves any running delivery alone). The URL takes the query parameters of\n" +
+			"download -o s3://…: endpoint, region, use_path_style, disable_https; credentials come\n" +
+			"from the AWS default chain. A bucket lifecycle rule (AbortIncompleteMultipartUpload)\n" +
+			"does the same on the store's side.",
+		examples: []string{"clean s3://my-bucket/exports/ --older-than 24h",
+			"clean 's3://b/x/?endpoint=127.0.0.1:9000&use_path_style=true&disable_https=true' --older-than 1h --json"},
+	},
+	flags: func(fs *flag.FlagSet) runFunc {
+		o := &cleanOpts{}
+		fs.BoolVar(&o.json, "json", false, "machine-readable output on stdout")
+		fs.BoolVar(&o.quiet, "quiet", false, "print nothing when nothing was found")
+		fs.BoolVar(&o.quiet, "q", false, "print nothing when nothing was found")
+		fs.DurationVar(&o.older, "older-than", 0, "abort only uploads started more than `DURATION` ago, such as 24h (required)")
+		return func(ctx context.Context, f *factory, args []string) error {
+			fs.Visit(func(fl *flag.Flag) { o.olderSet = o.olderSet || fl.Name == "older-than" })
+			return runClean(ctx, o, args, f.stdout)
+		}
+	},
+}
 
-Aborts the multipart uploads that exportkit deliveries left under PREFIX
-(a delivery killed before it could abort its own) and that were started
-more than DURATION ago (such as 24h: a running delivery is younger than
-that). The URL takes the query parameters of download -o s3://…: endpoint,
-region, use_path_style, disable_https. Credentials come from the AWS
-default chain. A bucket lifecycle rule (AbortIncompleteMultipartUpload)
-does the same on the store's side.
-`
+type cleanOpts struct {
+	json, quiet bool
+	older       time.Duration
+	olderSet    bool
+}
 
 // cleanView is one upload clean found, for --json.
 type cleanView struct {
@@ -32,29 +52,17 @@ type cleanView struct {
 	Error     string    `json:"error,omitempty"`
 }
 
-// cleanCommand runs "exportkit clean".
-func cleanCommand(ctx context.Context, args []string, stdout, _ io.Writer) error {
-	fs := flag.NewFlagSet("clean", flag.ContinueOnError)
-	var asJSON, quiet bool
-	var older time.Duration
-	fs.BoolVar(&asJSON, "json", false, "machine-readable output on stdout")
-	fs.BoolVar(&quiet, "quiet", false, "print nothing when nothing was found")
-	fs.BoolVar(&quiet, "q", false, "print nothing when nothing was found")
-	fs.DurationVar(&older, "older-than", -1, "abort only uploads started more than `DURATION` ago, such as 24h")
-	fs.Usage = func() {}
-	pos, err := parseFlags(fs, args, io.Discard)
-	if errors.Is(err, errHelp) {
-		fmt.Fprint(stdout, cleanUsage)
-		return nil
-	}
-	if err != nil {
-		return err
-	}
+// runClean lists and aborts the uploads.
+func runClean(ctx context.Context, o *cleanOpts, pos []string, stdout io.Writer) error {
+	asJSON, quiet, older := o.json, o.quiet, o.older
 	if len(pos) != 1 {
 		return usageErrorf("clean: want one s3://BUCKET/PREFIX")
 	}
-	if older < 0 {
+	if !o.olderSet {
 		return usageErrorf("clean: missing --older-than DURATION (such as 24h)")
+	}
+	if older < 0 {
+		return usageErrorf("clean: --older-than %s is negative", older)
 	}
 	found, err := s3dest.Clean(ctx, pos[0], older)
 	views := make([]cleanView, 0, len(found))

@@ -91,14 +91,25 @@ func (o *demoOpts) register(fs *flag.FlagSet) {
 	fs.BoolVar(&o.quiet, "q", false, "no live status lines")
 }
 
-func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	o := &demoOpts{}
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	o.register(fs)
-	pos, err := parseFlags(fs, args, stdout)
-	if err != nil {
-		return err
-	}
+var demoCmd = &cliCommand{
+	name: "demo", short: "all four vendors against a built-in fake server",
+	doc: commandDoc{
+		args: "[flags]",
+		summary: "Runs all four vendor flows at once against an embedded exporttest server (no account,\n" +
+			"no network): one export fails with the vendor's code, one status read gets 429 with\n" +
+			"Retry-After, one download is cut a quarter of the way in and resumes. Ends with a table of what happened.",
+		examples: []string{"demo", "demo --dir exports --json"},
+	},
+	flags: func(fs *flag.FlagSet) runFunc {
+		o := &demoOpts{}
+		o.register(fs)
+		return func(ctx context.Context, f *factory, args []string) error {
+			return runDemo(ctx, o, args, f.stdout, f.stderr)
+		}
+	},
+}
+
+func runDemo(ctx context.Context, o *demoOpts, pos []string, stdout, stderr io.Writer) error {
 	if len(pos) > 0 {
 		return usageErrorf("demo: unexpected argument %q", pos[0])
 	}
@@ -115,6 +126,7 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return fmt.Errorf("exportkit: demo: %w", err)
 	}
 
+	var err error
 	d.srv = exporttest.NewServer(
 		exporttest.ReadyAfterDuration(demoReadyAfter),
 		exporttest.FileSize(demoFileSize),

@@ -91,16 +91,11 @@ func run(ctx context.Context) error {
 			failed++
 			continue
 		}
-		// An Orbit run has no file of its own: its stored CSV export does.
-		if run, ok := e.(*exportkit.AudienceRun); ok {
-			if e, err = c.Audiences.Export(ctx, run.AudienceID, run.ID, waitOpts...); err != nil {
-				fmt.Printf("%-9s %s: %v\n", run.Vendor(), run.ID, err)
-				failed++
-				continue
-			}
-		}
+		// An Orbit run downloads its stored CSV export (created or reused).
+		// WithSHA1 computes the SHA-1 of every file, Memsolus's too, which
+		// sends nothing to verify against.
 		path := filepath.Join(dir, string(e.Vendor())+"-"+e.ExportID())
-		res, err := c.DownloadFile(ctx, e, path) // atomic: nothing at path unless complete
+		res, err := c.DownloadFile(ctx, e, path, exportkit.WithSHA1()) // atomic: nothing at path unless complete
 		if err != nil {
 			fmt.Printf("%-9s %s: %v\n", e.Vendor(), e.ExportID(), err)
 			failed++

@@ -69,7 +69,7 @@ func run(ctx context.Context) error {
 	}
 	defer cleanup()
 	path := filepath.Join(dir, "brainbase-"+e.ID+".csv")
-	res, err := c.Exports.DownloadFile(ctx, e.ID, path) // atomic: nothing at path unless complete
+	res, err := c.Exports.DownloadFile(ctx, e.ID, path, exportkit.WithSHA1()) // atomic: nothing at path unless complete
 	if err != nil {
 		return err
 	}

@@ -83,7 +83,7 @@ func run(ctx context.Context) error {
 	}
 	defer cleanup()
 	path := filepath.Join(dir, "kore-"+bot+".zip")
-	res, err := c.Bots.DownloadFile(ctx, bot, path)
+	res, err := c.Bots.DownloadFile(ctx, bot, path, exportkit.WithSHA1())
 	if err != nil {
 		return err
 	}

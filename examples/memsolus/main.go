@@ -66,7 +66,9 @@ func run(ctx context.Context) error {
 	defer cleanup()
 	path := filepath.Join(dir, "memsolus-"+e.ID+".csv")
 	// The download endpoint redirects to storage: the API key stays behind.
-	res, err := c.Memories.DownloadFile(ctx, e.ID, path)
+	// Memsolus sends no size or checksum to verify against: WithSHA1 gives
+	// you the file's SHA-1 to keep.
+	res, err := c.Memories.DownloadFile(ctx, e.ID, path, exportkit.WithSHA1())
 	if err != nil {
 		return err
 	}
