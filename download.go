@@ -41,6 +41,14 @@ type DownloadResult struct {
 	// FirstByteWait is the time the storage requests waited for their
 	// response headers, summed over the requests.
 	FirstByteWait time.Duration
+	// Where DownloadTo put the file.
+
+	// Location is where the destination stored the file, such as
+	// "s3://bucket/key"; "" for DownloadFile and Download.
+	Location string
+	// CRC64NVME is the store's full-object CRC-64/NVME (base64) after
+	// DownloadTo; "" when the destination keeps none.
+	CRC64NVME string
 }
 
 // Progress is a download's progress: bytes done and the total, -1 when unknown.

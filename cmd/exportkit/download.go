@@ -12,12 +12,13 @@ import (
 
 	"github.com/exportkit/exportkit"
 	"github.com/exportkit/exportkit/internal/download"
+	"github.com/exportkit/exportkit/s3dest"
 )
 
 var downloadCmd = vendorCommand(vendorSpec{
 	name: "download", short: "wait, then download and verify (-o - for stdout)",
 	doc: commandDoc{
-		args: "<vendor> <ID> -o FILE|- [flags]",
+		args: "<vendor> <ID> -o FILE|-|s3://BUCKET/KEY [flags]",
 		summary: "Waits for the export, then downloads its file and verifies it against what the vendor\n" +
 			"says (size, SHA-1). The file appears at FILE only once complete and verified; a failure\n" +
 			"or Ctrl-C leaves nothing there. An interrupted download keeps FILE.partial and its\n" +
@@ -25,20 +26,25 @@ var downloadCmd = vendorCommand(vendorSpec{
 			"Large files come in parallel ranged parts where the storage allows (--connections,\n" +
 			"--part-size). -o - writes the bytes to stdout (not to a terminal, unless --force)\n" +
 			"and the summary to stderr. --timeout covers the whole command: the wait, Orbit's\n" +
-			"run and export, and the transfer; a transfer it cuts keeps FILE.partial.",
+			"run and export, and the transfer; a transfer it cuts keeps FILE.partial.\n" +
+			"-o s3://BUCKET/KEY?endpoint=…&region=…&use_path_style=true&disable_https=true delivers\n" +
+			"the file into a bucket (AWS credentials from the default chain): each range becomes a\n" +
+			"part, verified (size, SHA-1, CRC-64/NVME) before the object appears; an existing object\n" +
+			"is refused without --force; a killed run goes on from the parts already stored.",
 		ids: idsText,
 		examples: []string{
 			"download brainbase exp_123 -o logs.csv",
 			"download orbit aud_1/run_2 -o audience.csv --timeout 1h",
 			"download kore st-1234 -o - > bot.zip",
 			"download brainbase exp_123 -o big.csv --connections 16 --part-size 16MiB",
+			"download orbit aud_1/run_2 -o s3://my-bucket/exports/audience.csv",
 		},
 	},
 	flags: func(fs *flag.FlagSet, o *cmdOpts) {
 		o.registerPoll(fs)
-		fs.StringVar(&o.output, "output", "", "write the file to `FILE`; - for stdout")
-		fs.StringVar(&o.output, "o", "", "write the file to `FILE`; - for stdout")
-		fs.BoolVar(&o.force, "force", false, "overwrite the output file (with -o -: write to a terminal)")
+		fs.StringVar(&o.output, "output", "", "write the file to `FILE`; - for stdout; s3://BUCKET/KEY?… for an S3 object")
+		fs.StringVar(&o.output, "o", "", "write the file to `FILE`; - for stdout; s3://BUCKET/KEY?… for an S3 object")
+		fs.BoolVar(&o.force, "force", false, "overwrite the output file or object (with -o -: write to a terminal)")
 		fs.BoolVar(&o.sha1, "sha1", false, "compute the file's SHA-1 even when the vendor gives none to verify")
 		fs.BoolVar(&o.noResume, "no-resume", false, "start over instead of going on from an interrupted download's partial file")
 		fs.Var(&o.connections, "connections", "at most `N` parallel range requests, 1 or more (default 16; 1 = one stream)")
@@ -49,6 +55,7 @@ var downloadCmd = vendorCommand(vendorSpec{
 			return usageErrorf("download: -o - would write the file's bytes to the terminal: " +
 				"redirect stdout (> FILE, | COMMAND), give -o FILE, or add --force")
 		}
+		o.output = localOutput(o.output)
 		return checkOutput(o.output, o.force)
 	},
 	run: func(ctx context.Context, r *runner, t target) error { return r.download(ctx, t) },
@@ -60,6 +67,9 @@ var downloadCmd = vendorCommand(vendorSpec{
 // line got wrong, whether it is a directory, in a directory that does not
 // exist or one that cannot be written.
 func checkOutput(path string, force bool) error {
+	if handled, err := checkURLOutput(path, force); handled {
+		return err
+	}
 	switch {
 	case path == "":
 		return usageErrorf("download: missing -o FILE (or -o - for stdout)")
@@ -118,6 +128,9 @@ func (r *runner) download(ctx context.Context, t target) error {
 	}
 	if r.o.partSize.set {
 		opts = append(opts, exportkit.WithPartSize(r.o.partSize.n))
+	}
+	if s3dest.IsURL(r.o.output) {
+		return r.downloadTo(ctx, t, e, tk, opts)
 	}
 	var res *exportkit.DownloadResult
 	start := time.Now()

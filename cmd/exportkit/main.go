@@ -83,6 +83,7 @@ func init() {
 		listCmd,
 		syncCmd,
 		fakeCmd,
+		cleanCmd,
 		helpCmd,
 		versionCmd,
 	}

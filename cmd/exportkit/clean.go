@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/exportkit/exportkit/s3dest"
+)
+
+// cleanCmd is "exportkit clean".
+var cleanCmd = &cliCommand{
+	name: "clean", short: "abort the S3 uploads that killed deliveries left",
+	doc: commandDoc{
+		args: "s3://BUCKET/PREFIX?… --older-than DURATION [--json] [--quiet]",
+		summary: "Aborts the multipart uploads that exportkit deliveries (download -o s3://…) left under\n" +
+			"PREFIX, a delivery killed before it could abort its own, started more than DURATION ago\n" +
+			"(24h leaves any running delivery alone). The URL takes the query parameters of\n" +
+			"download -o s3://…: endpoint, region, use_path_style, disable_https; credentials come\n" +
+			"from the AWS default chain. A bucket lifecycle rule (AbortIncompleteMultipartUpload)\n" +
+			"does the same on the store's side.",
+		examples: []string{"clean s3://my-bucket/exports/ --older-than 24h",
+			"clean 's3://b/x/?endpoint=127.0.0.1:9000&use_path_style=true&disable_https=true' --older-than 1h --json"},
+	},
+	flags: func(fs *flag.FlagSet) runFunc {
+		o := &cleanOpts{}
+		fs.BoolVar(&o.json, "json", false, "machine-readable output on stdout")
+		fs.BoolVar(&o.quiet, "quiet", false, "print nothing when nothing was found")
+		fs.BoolVar(&o.quiet, "q", false, "print nothing when nothing was found")
+		fs.DurationVar(&o.older, "older-than", 0, "abort only uploads started more than `DURATION` ago, such as 24h (required)")
+		return func(ctx context.Context, f *factory, args []string) error {
+			fs.Visit(func(fl *flag.Flag) { o.olderSet = o.olderSet || fl.Name == "older-than" })
+			return runClean(ctx, o, args, f.stdout)
+		}
+	},
+}
+
+type cleanOpts struct {
+	json, quiet bool
+	older       time.Duration
+	olderSet    bool
+}
+
+// cleanView is one upload clean found, for --json.
+type cleanView struct {
+	Key       string    `json:"key"`
+	UploadID  string    `json:"upload_id"`
+	Initiated time.Time `json:"initiated"`
+	Aborted   bool      `json:"aborted"`
+	Error     string    `json:"error,omitempty"`
+}
+
+// runClean lists and aborts the uploads.
+func runClean(ctx context.Context, o *cleanOpts, pos []string, stdout io.Writer) error {
+	asJSON, quiet, older := o.json, o.quiet, o.older
+	if len(pos) != 1 {
+		return usageErrorf("clean: want one s3://BUCKET/PREFIX")
+	}
+	if !o.olderSet {
+		return usageErrorf("clean: missing --older-than DURATION (such as 24h)")
+	}
+	if older < 0 {
+		return usageErrorf("clean: --older-than %s is negative", older)
+	}
+	found, err := s3dest.Clean(ctx, pos[0], older)
+	views := make([]cleanView, 0, len(found))
+	failed := 0
+	for _, u := range found {
+		v := cleanView{Key: u.Key, UploadID: u.UploadID, Initiated: u.Initiated.UTC(), Aborted: u.Aborted}
+		if u.Err != nil {
+			v.Error = u.Err.Error()
+			failed++
+		}
+		views = append(views, v)
+	}
+	if asJSON {
+		if werr := writeJSON(stdout, map[string]any{"uploads": views}); werr != nil && err == nil {
+			err = werr
+		}
+	} else {
+		for _, v := range views {
+			state := "aborted"
+			if !v.Aborted {
+				state = "not aborted: " + v.Error
+			}
+			fmt.Fprintf(stdout, "%s  %s  started %s  %s\n", v.Key, v.UploadID, v.Initiated.Format(time.RFC3339), state)
+		}
+		if len(views) == 0 && !quiet && err == nil {
+			fmt.Fprintln(stdout, "no uploads to clean")
+		}
+	}
+	if err == nil && failed > 0 {
+		err = fmt.Errorf("exportkit: clean: %d of %d uploads could not be aborted", failed, len(views))
+	}
+	return err
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package s3dest_test
+
+const raceOn = false
