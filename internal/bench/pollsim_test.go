@@ -130,7 +130,10 @@ func newSim(t *testing.T, n int, opts ...exportkit.Option) (*exporttest.Server, 
 		ids[i] = e.ID
 	}
 	srv.ResetRequests()
-	c, err := srv.ClientE(opts...)
+	// The fake's own client polls every few milliseconds; what is measured
+	// here is the SDK's production schedule, which later options refine.
+	prod := exportkit.WithDefaultWait(exportkit.WithPollInterval(exportkit.DefaultPollMin, exportkit.DefaultPollMax))
+	c, err := srv.ClientE(append([]exportkit.Option{prod}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
