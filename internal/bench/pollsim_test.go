@@ -114,6 +114,10 @@ func simulate(t *testing.T, sched schedule, ready []time.Duration) (out []outcom
 	return out, later
 }
 
+// productionSchedule is the SDK's default polling schedule, which a client
+// of exporttest replaces with a fast one.
+var productionSchedule = exportkit.WithDefaultWait(exportkit.WithPollInterval(exportkit.DefaultPollMin, exportkit.DefaultPollMax))
+
 // newSim starts an in-memory fake server whose Brainbase exports finish
 // only when the simulation says so, creates n exports, and returns a client
 // with opts for the waits.
@@ -130,10 +134,9 @@ func newSim(t *testing.T, n int, opts ...exportkit.Option) (*exporttest.Server, 
 		ids[i] = e.ID
 	}
 	srv.ResetRequests()
-	// The fake's own client polls every few milliseconds; what is measured
-	// here is the SDK's production schedule, which later options refine.
-	prod := exportkit.WithDefaultWait(exportkit.WithPollInterval(exportkit.DefaultPollMin, exportkit.DefaultPollMax))
-	c, err := srv.ClientE(append([]exportkit.Option{prod}, opts...)...)
+	// The fake's client polls fast: the simulation measures the SDK's own
+	// schedule, unless opts say otherwise.
+	c, err := srv.ClientE(append([]exportkit.Option{productionSchedule}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

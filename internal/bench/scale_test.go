@@ -84,6 +84,7 @@ func runScale(t *testing.T, n int) scaleResult {
 		defer srv.Close()
 		ct := &countingTransport{next: srv.Transport(), per: map[exportkit.Vendor]map[int64]int{}}
 		opts := append(srv.ClientOptions(),
+			productionSchedule, // the fake's client polls fast: measure the SDK's own schedule
 			exportkit.WithHTTPClient(&http.Client{Transport: ct}),
 			exportkit.WithRateLimit(exportkit.Brainbase, res.Limit, res.Burst),
 			exportkit.WithRateLimit(exportkit.Memsolus, res.Limit, res.Burst))
