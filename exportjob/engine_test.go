@@ -13,7 +13,9 @@ func TestSyncAllVendors(t *testing.T) {
 	res := v.sync(e)
 	v.requireDone(res, "logs", "memories", "audience", "bot")
 	require.Equal(t, map[exportkit.Vendor]int{exportkit.Brainbase: 1, exportkit.Memsolus: 1, exportkit.Orbit: 1, exportkit.Kore: 1}, v.creates())
-	require.EqualValues(t, 512, res["logs"].Run.Rows) // Brainbase and Orbit report rows
+	require.Positive(t, res["logs"].Run.Rows) // Brainbase and Orbit report rows
+	require.Positive(t, res["audience"].Run.Rows)
+	require.EqualValues(t, -1, res["memories"].Run.Rows)
 
 	// A second sync in the same period has nothing to do and creates nothing.
 	res = v.sync(v.engine(v.client(), allJobs()))
