@@ -20,6 +20,8 @@ func TestSyncAllVendors(t *testing.T) {
 	csv, err := os.ReadFile(filepath.Join(v.dir, res["logs"].Run.File))
 	require.NoError(t, err)
 	require.EqualValues(t, bytes.Count(csv, []byte("\n"))-1, res["logs"].Run.Rows)
+	require.Positive(t, res["audience"].Run.Rows)
+	require.EqualValues(t, -1, res["memories"].Run.Rows)
 
 	// A second sync in the same period has nothing to do and creates nothing.
 	res = v.sync(v.engine(v.client(), allJobs()))
