@@ -117,7 +117,7 @@ func sha1Of(b []byte) string {
 func TestFakeProcess(t *testing.T) {
 	t.Parallel()
 	envFile := filepath.Join(t.TempDir(), "fake.env")
-	vars, env := startFake(t, "--env-file", envFile, "--ready-after", "0", "--file-size", "4KiB")
+	vars, env := startFake(t, "--env-file", envFile, "--ready-after", "0", "--file-size", "64KiB")
 	b, err := os.ReadFile(envFile)
 	if err != nil {
 		t.Fatal(err)
@@ -138,7 +138,7 @@ func TestFakeProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 4096 || !strings.HasPrefix(string(got), "id,timestamp,") {
+	if len(got) != 64<<10 || !strings.HasPrefix(string(got), "id,timestamp,") {
 		t.Errorf("downloaded %d bytes: %.60q", len(got), got)
 	}
 
@@ -147,7 +147,7 @@ func TestFakeProcess(t *testing.T) {
 	if len(exports) != 3 {
 		t.Fatalf("fake holds %d exports, want 3: %+v", len(exports), exports)
 	}
-	if e := exports[0]; e.ID != id || e.State != "ready" || e.SHA1 != sha1Of(got) || e.Size != 4096 {
+	if e := exports[0]; e.ID != id || e.State != "ready" || e.SHA1 != sha1Of(got) || e.Size != 64<<10 {
 		t.Errorf("brainbase export %+v, want ready with the downloaded file's SHA-1 %s", e, sha1Of(got))
 	}
 	if e := exports[1]; e.Kind != "run" || e.AudienceID != vars["LEADPIPE_AUDIENCE_ID"] {

@@ -58,7 +58,7 @@ func TestDownloadReports(t *testing.T) {
 	}
 	out := filepath.Join(t.TempDir(), "f.csv")
 	r := cli(t, srv, "download", "brainbase", ref.ID, "-o", out, "--json").must(t, exitOK)
-	if !regexp.MustCompile(`downloaded 256.0 KiB in [0-9.]+[µm]?s \([0-9.]+ MB/s, 1 part\), verified`).MatchString(r.stderr) {
+	if !regexp.MustCompile(`downloaded 256.0 KiB in [0-9.]+[µm]?s \([0-9.]+ MB/s, 1 part over 1 connection\), verified`).MatchString(r.stderr) {
 		t.Errorf("no summary line on stderr:\n%s", r.stderr)
 	}
 	var d map[string]any
