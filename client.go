@@ -393,12 +393,13 @@ func parseBaseURL(raw string) (*url.URL, error) {
 		}
 		raw = scheme + raw
 	}
-	u, err := url.Parse(raw)
-	var perr *url.Error
-	if errors.As(err, &perr) && strings.Contains(perr.Err.Error(), "port") {
-		// "::" became "https://::": a host part that is no host at all.
-		return nil, kinded(ErrInvalidInput, "%q: not a host", redactText(raw))
+	if _, rest, ok := strings.Cut(raw, "://"); ok {
+		if host, _, _ := strings.Cut(rest, "/"); host != "" && strings.Trim(host, ":") == "" {
+			// "::" (or ":") became "https://::": no host at all.
+			return nil, kinded(ErrInvalidInput, "%q: not a host", redactText(raw))
+		}
 	}
+	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, kinded(ErrUnsafeURL, "unsafe URL: cannot parse %q", redactText(raw))
 	}
