@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/exportkit/exportkit/internal/httpx"
 )
 
 // Parallel parts. Once the first response shows a file of known size, a
@@ -421,44 +423,60 @@ func (p *parallel) request(pt *part, loc *Location, st *connStat) error {
 	return p.read(pt, resp.Body, req, st)
 }
 
-// acceptPart checks the answer to a part request.
+// acceptPart checks the answer to a part request: the range checks every
+// ranged request makes, and a known total.
 func (p *parallel) acceptPart(resp *http.Response, from, to int64) error {
-	j := p.j
-	switch code := resp.StatusCode; {
-	case code == http.StatusPartialContent, code == http.StatusOK:
-	case code == http.StatusPreconditionFailed:
-		return fmt.Errorf("%w (412 Precondition Failed at byte %d)", ErrFileChanged, from)
-	case code == http.StatusRequestedRangeNotSatisfiable:
-		return fmt.Errorf("%w (416 Range Not Satisfiable at byte %d)", ErrFileChanged, from)
-	case code >= 400:
-		return j.statusError(resp)
-	default:
-		return fmt.Errorf("unexpected status %d %s", code, http.StatusText(code))
+	cr, err := p.j.acceptRange(resp, from, to)
+	if err != nil || cr == nil {
+		return err
 	}
-	if et := validator(resp.Header.Get("ETag")); et != "" && et != j.rawETag {
-		return fmt.Errorf("%w (ETag %s, was %s)", ErrFileChanged, excerpt(et, 80), excerpt(j.rawETag, 80))
-	}
-	if resp.StatusCode == http.StatusOK {
-		if !j.sameFile(resp) {
-			return fmt.Errorf("%w: the server ignored the range request and its validators do not match the first response", ErrFileChanged)
-		}
-		return nil
-	}
-	cr, err := parseContentRange(resp.Header.Get("Content-Range"))
-	if err != nil {
-		return fmt.Errorf("%w: %v", errBadRange, err)
-	}
-	if cr.Total >= 0 && cr.Total != j.total {
-		return fmt.Errorf("%w (%d bytes, was %d)", ErrFileChanged, cr.Total, j.total)
-	}
-	if cr.Start != from || cr.Start+cr.Len() != to || cr.Total < 0 {
-		return fmt.Errorf("%w: asked for bytes %d-%d/%d, got %s", errBadRange, from, to-1, j.total,
+	if cr.Total < 0 {
+		return fmt.Errorf("%w: asked for bytes %d-%d/%d, got %s", errBadRange, from, to-1, p.j.total,
 			excerpt(resp.Header.Get("Content-Range"), 80))
 	}
 	if resp.ContentLength >= 0 && resp.ContentLength != to-from {
 		return fmt.Errorf("%w: Content-Length %d for a range of %d bytes", errBadRange, resp.ContentLength, to-from)
 	}
 	return nil
+}
+
+// acceptRange checks the answer to a request for bytes from to to-1 of the
+// file: a 206 for exactly that range with the same total (when given) and
+// ETag, or a 200 whose validators show the same file. It returns the
+// parsed Content-Range of a 206, nil for a 200.
+func (j *job) acceptRange(resp *http.Response, from, to int64) (*httpx.ContentRange, error) {
+	switch code := resp.StatusCode; {
+	case code == http.StatusPartialContent, code == http.StatusOK:
+	case code == http.StatusPreconditionFailed:
+		return nil, fmt.Errorf("%w (412 Precondition Failed at byte %d)", ErrFileChanged, from)
+	case code == http.StatusRequestedRangeNotSatisfiable:
+		return nil, fmt.Errorf("%w (416 Range Not Satisfiable at byte %d)", ErrFileChanged, from)
+	case code >= 400:
+		return nil, j.statusError(resp)
+	default:
+		return nil, fmt.Errorf("unexpected status %d %s", code, http.StatusText(code))
+	}
+	if et := validator(resp.Header.Get("ETag")); et != "" && et != j.rawETag {
+		return nil, fmt.Errorf("%w (ETag %s, was %s)", ErrFileChanged, excerpt(et, 80), excerpt(j.rawETag, 80))
+	}
+	if resp.StatusCode == http.StatusOK {
+		if !j.sameFile(resp) {
+			return nil, fmt.Errorf("%w: the server ignored the range request and its validators do not match the first response", ErrFileChanged)
+		}
+		return nil, nil
+	}
+	cr, err := parseContentRange(resp.Header.Get("Content-Range"))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errBadRange, err)
+	}
+	if cr.Total >= 0 && cr.Total != j.total {
+		return nil, fmt.Errorf("%w (%d bytes, was %d)", ErrFileChanged, cr.Total, j.total)
+	}
+	if cr.Start != from || cr.Start+cr.Len() != to {
+		return nil, fmt.Errorf("%w: asked for bytes %d-%d/%d, got %s", errBadRange, from, to-1, j.total,
+			excerpt(resp.Header.Get("Content-Range"), 80))
+	}
+	return &cr, nil
 }
 
 // read reads a part's bytes from body, up to the part's end, into the part

@@ -260,41 +260,12 @@ func (r *Ranger) request(ctx context.Context, loc *Location, from, to int64, dst
 	return r.readFull(ctx, resp.Body, req, dst)
 }
 
-// acceptRange checks the answer to a range request: a 206 for exactly the
-// range asked with the same total and ETag, or a 200 whose validators show
-// the same file.
+// acceptRange checks the answer to a range request (see job.acceptRange)
+// and that a 206's body is as long as the range.
 func (r *Ranger) acceptRange(resp *http.Response, from, to int64) error {
-	j := r.j
-	switch code := resp.StatusCode; {
-	case code == http.StatusPartialContent, code == http.StatusOK:
-	case code == http.StatusPreconditionFailed:
-		return fmt.Errorf("%w (412 Precondition Failed at byte %d)", ErrFileChanged, from)
-	case code == http.StatusRequestedRangeNotSatisfiable:
-		return fmt.Errorf("%w (416 Range Not Satisfiable at byte %d)", ErrFileChanged, from)
-	case code >= 400:
-		return j.statusError(resp)
-	default:
-		return fmt.Errorf("unexpected status %d %s", code, http.StatusText(code))
-	}
-	if et := validator(resp.Header.Get("ETag")); et != "" && et != j.rawETag {
-		return fmt.Errorf("%w (ETag %s, was %s)", ErrFileChanged, excerpt(et, 80), excerpt(j.rawETag, 80))
-	}
-	if resp.StatusCode == http.StatusOK {
-		if !j.sameFile(resp) {
-			return fmt.Errorf("%w: the server ignored the range request and its validators do not match the first response", ErrFileChanged)
-		}
-		return nil
-	}
-	cr, err := parseContentRange(resp.Header.Get("Content-Range"))
-	if err != nil {
-		return fmt.Errorf("%w: %v", errBadRange, err)
-	}
-	if cr.Total >= 0 && cr.Total != j.total {
-		return fmt.Errorf("%w (%d bytes, was %d)", ErrFileChanged, cr.Total, j.total)
-	}
-	if cr.Start != from || cr.Start+cr.Len() != to {
-		return fmt.Errorf("%w: asked for bytes %d-%d/%d, got %s", errBadRange, from, to-1, j.total,
-			excerpt(resp.Header.Get("Content-Range"), 80))
+	cr, err := r.j.acceptRange(resp, from, to)
+	if err != nil || cr == nil {
+		return err
 	}
 	if resp.ContentLength >= 0 && resp.ContentLength != to-from {
 		return sizeError("Content-Length %d for a range of %d bytes", resp.ContentLength, to-from)
