@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/exportkit/exportkit/internal/errkind"
 )
 
 // BotExport is a Kore.ai XO bot export request, exactly as the API sends
@@ -259,8 +261,8 @@ func (o startedExport) check(botID string, e *BotExport) error {
 	case o.id == "" || e.ID == "" || e.ID == o.id:
 		return nil
 	case o.created != nil && e.CreatedOn != nil && e.CreatedOn.Before(*o.created):
-		return opError(Kore, "bot", botID, &kindError{kinds: []error{ErrNotFound, ErrNotReady},
-			msg: fmt.Sprintf("the status still shows the earlier export %s, not %s", quoteID(e.ID), quoteID(o.id))})
+		return opError(Kore, "bot", botID, &errkind.Error{Kinds: []error{ErrNotFound, ErrNotReady},
+			Msg: fmt.Sprintf("the status still shows the earlier export %s, not %s", quoteID(e.ID), quoteID(o.id))})
 	}
 	return supersededError(botID, o.id, e.ID)
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/exportkit/exportkit/internal/download"
+	"github.com/exportkit/exportkit/internal/errkind"
 )
 
 // DownloadResult describes a finished download.
@@ -459,7 +460,7 @@ func (c *Client) engine(src *fileSource, opts []DownloadOption) (download.Config
 	// the whole message its one prefix, vendor and id.
 	ec.StatusError = func(resp *http.Response) error {
 		ae := newAPIError(src.vendor, "download", src.id, resp, c.scrub)
-		return &kindError{msg: ae.status(), cause: ae}
+		return &errkind.Error{Msg: ae.status(), Cause: ae}
 	}
 	if f := cfg.progress; f != nil {
 		ec.Progress = func(done, total int64) { f(Progress{Done: done, Total: total}) }

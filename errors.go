@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/exportkit/exportkit/internal/errkind"
 	"github.com/exportkit/exportkit/internal/httpx"
 )
 
@@ -225,7 +226,7 @@ func contextError(ctx context.Context) error {
 	if wrapped != err {
 		msg += ": " + cause.Error()
 	}
-	return &kindError{msg: msg, cause: wrapped}
+	return &errkind.Error{Msg: msg, Cause: wrapped}
 }
 
 // maxIDInMessage is how much of an id an error message shows: a 100 KB id
@@ -242,33 +243,10 @@ func quoteID(id string) string {
 	return fmt.Sprintf("%s (%d bytes)", strconv.Quote(cutUTF8(id, maxIDInMessage)+"…"), len(id))
 }
 
-// kindError is an error that matches sentinels with errors.Is through its
-// Is method, not by wrapping them, so that its message does not repeat
-// their "exportkit: " prefix. It may wrap a cause for errors.As (an
-// *APIError, say) whose text it does not repeat either.
-type kindError struct {
-	msg   string
-	kinds []error
-	cause error
-}
-
-func (e *kindError) Error() string { return e.msg }
-func (e *kindError) Unwrap() error { return e.cause }
-
-// Is matches each of the error's sentinels.
-func (e *kindError) Is(target error) bool {
-	for _, k := range e.kinds {
-		if target == k {
-			return true
-		}
-	}
-	return false
-}
-
 // kinded returns an error reading as the formatted text, without prefix,
 // that matches kind with errors.Is.
 func kinded(kind error, format string, args ...any) error {
-	return &kindError{msg: fmt.Sprintf(format, args...), kinds: []error{kind}}
+	return &errkind.Error{Msg: fmt.Sprintf(format, args...), Kinds: []error{kind}}
 }
 
 // newAPIError builds an *APIError from a non-2xx response, reading at most

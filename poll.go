@@ -8,6 +8,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"time"
+
+	"github.com/exportkit/exportkit/internal/errkind"
 )
 
 // PollSchedule is exportkit's polling schedule as a pure function, so that
@@ -267,7 +269,7 @@ func (w *waiting) tooLong(floor, left time.Duration, cause error) error {
 		kinds = append(kinds, ErrWaitTimeout)
 		msg = "timed out: " + msg
 	}
-	return opError(w.t.vendor, "wait", w.t.id, &kindError{msg: msg, kinds: kinds, cause: cause})
+	return opError(w.t.vendor, "wait", w.t.id, &errkind.Error{Msg: msg, Kinds: kinds, Cause: cause})
 }
 
 // stopped is the error for a context that ended: ErrWaitTimeout when it

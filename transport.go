@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/exportkit/exportkit/internal/errkind"
 	"github.com/exportkit/exportkit/internal/httpx"
 	"github.com/hashicorp/go-retryablehttp"
 	"golang.org/x/time/rate"
@@ -141,7 +142,7 @@ func (t *apiTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 				return nil, ctx.Err()
 			}
 			// The limiter refuses a wait that would outlast the deadline.
-			return nil, &kindError{msg: "client-side rate limit: " + err.Error(), kinds: []error{ErrRateLimited}, cause: err}
+			return nil, &errkind.Error{Msg: "client-side rate limit: " + err.Error(), Kinds: []error{ErrRateLimited}, Cause: err}
 		}
 	}
 	start := time.Now()

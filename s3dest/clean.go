@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/exportkit/exportkit"
+	"github.com/exportkit/exportkit/internal/errkind"
 )
 
 // Upload is a multipart upload that Clean found.
@@ -41,7 +42,7 @@ func Clean(ctx context.Context, rawURL string, olderThan time.Duration, opts ...
 		return nil, err
 	}
 	if olderThan < 0 {
-		return nil, &kindError{msg: fmt.Sprintf("exportkit: s3: clean: --older-than %s is negative", olderThan), kinds: []error{exportkit.ErrInvalidInput}}
+		return nil, &errkind.Error{Msg: fmt.Sprintf("exportkit: s3: clean: --older-than %s is negative", olderThan), Kinds: []error{exportkit.ErrInvalidInput}}
 	}
 	o, err := newOptions(opts)
 	if err != nil {

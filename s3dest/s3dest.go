@@ -42,6 +42,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/exportkit/exportkit"
+	"github.com/exportkit/exportkit/internal/errkind"
 )
 
 // S3's multipart limits.
@@ -148,7 +149,7 @@ func newOptions(opts []Option) (options, error) {
 		}
 	}
 	if len(o.errs) > 0 {
-		return o, &kindError{msg: "exportkit: s3: " + errors.Join(o.errs...).Error(), kinds: []error{exportkit.ErrInvalidInput}}
+		return o, &errkind.Error{Msg: "exportkit: s3: " + errors.Join(o.errs...).Error(), Kinds: []error{exportkit.ErrInvalidInput}}
 	}
 	return o, nil
 }
@@ -264,5 +265,5 @@ func (d *Destination) storeError(op string, err error) error {
 		msg = ae.ErrorCode() + ": the store refused these credentials or their permissions " +
 			"(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or the bucket's policy)"
 	}
-	return &kindError{msg: fmt.Sprintf("exportkit: s3: %s %s: %s", op, d.target, excerpt(msg, 400)), kinds: kinds, cause: err}
+	return &errkind.Error{Msg: fmt.Sprintf("exportkit: s3: %s %s: %s", op, d.target, excerpt(msg, 400)), Kinds: kinds, Cause: err}
 }

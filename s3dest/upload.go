@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/exportkit/exportkit"
+	"github.com/exportkit/exportkit/internal/errkind"
 )
 
 // checkpointEvery is the shortest time between two state files written
@@ -67,8 +68,8 @@ func (d *Destination) checkAbsent(ctx context.Context) error {
 }
 
 func (d *Destination) existsError() error {
-	return &kindError{msg: fmt.Sprintf("exportkit: s3: %s exists (use --force, or WithForce, to overwrite it)", d.target),
-		kinds: []error{ErrExists}}
+	return &errkind.Error{Msg: fmt.Sprintf("exportkit: s3: %s exists (use --force, or WithForce, to overwrite it)", d.target),
+		Kinds: []error{ErrExists}}
 }
 
 // ifNoneMatch is the condition that keeps an existing object: "*" unless

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/exportkit/exportkit"
+	"github.com/exportkit/exportkit/internal/errkind"
 )
 
 // Target is a parsed s3:// URL: a bucket, a key (or a prefix) and where
@@ -34,7 +35,7 @@ func IsURL(s string) bool { return strings.HasPrefix(strings.ToLower(s), "s3://"
 // exportkit.ErrInvalidInput.
 func Parse(raw string, prefixOK bool) (Target, error) {
 	bad := func(format string, args ...any) (Target, error) {
-		return Target{}, &kindError{msg: "exportkit: s3: " + fmt.Sprintf(format, args...), kinds: []error{exportkit.ErrInvalidInput}}
+		return Target{}, &errkind.Error{Msg: "exportkit: s3: " + fmt.Sprintf(format, args...), Kinds: []error{exportkit.ErrInvalidInput}}
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -120,26 +121,4 @@ func excerpt(s string, n int) string {
 		i--
 	}
 	return s[:i] + "…"
-}
-
-// kindError matches sentinels with errors.Is but reads as its own
-// message, so that a message does not repeat a sentinel's prefix; it
-// unwraps to its cause for errors.As.
-type kindError struct {
-	msg   string
-	kinds []error
-	cause error
-}
-
-func (e *kindError) Error() string { return e.msg }
-func (e *kindError) Unwrap() error { return e.cause }
-
-// Is matches each of the error's sentinels.
-func (e *kindError) Is(target error) bool {
-	for _, k := range e.kinds {
-		if k == target {
-			return true
-		}
-	}
-	return false
 }
