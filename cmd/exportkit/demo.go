@@ -97,7 +97,7 @@ var demoCmd = &cliCommand{
 		args: "[flags]",
 		summary: "Runs five flows of the four vendors at once (Orbit twice) against an embedded exporttest server (no account,\n" +
 			"no network): one export fails with the vendor's code, one status read gets 429 with\n" +
-			"Retry-After, one download is cut a quarter of the way in and resumes. Ends with a table of what happened.",
+			"Retry-After, one download is cut 3% of the way in and resumes. Ends with a table of what happened.",
 		examples: []string{"demo", "demo --dir exports --json"},
 	},
 	flags: func(fs *flag.FlagSet) runFunc {
@@ -146,7 +146,7 @@ func runDemo(ctx context.Context, o *demoOpts, pos []string, stdout, stderr io.W
 	if !*asJSON {
 		fmt.Fprintf(stdout, "exportkit demo: the four vendor APIs, faked on %s (no account, no network needed).\n", d.srv.URL())
 		fmt.Fprintf(stdout, "Script: exports get ready after %s; one Orbit run fails with %s;\n", demoReadyAfter, demoFailCode)
-		fmt.Fprintf(stdout, "Kore's first status read gets 429 Retry-After %ss; Brainbase's download is cut a quarter of the way in.\n", demoRetryAfter)
+		fmt.Fprintf(stdout, "Kore's first status read gets 429 Retry-After %ss; Brainbase's download is cut 3%% of the way in.\n", demoRetryAfter)
 		fmt.Fprintf(stdout, "Polling every %s to %s (the SDK's default is %s to %s) to keep the demo short.\n\n",
 			demoPollMin, demoPollMax, exportkit.DefaultPollMin, exportkit.DefaultPollMax)
 	}
