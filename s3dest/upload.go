@@ -211,7 +211,7 @@ func (u *upload) begin(ctx context.Context) (int64, error) {
 	d, t := u.d, u.t
 	partSize := u.parts[0].Size()
 	if st := d.loadState(ctx); st != nil {
-		fits := !d.cfg.noResume && st.Bucket == d.target.Bucket && st.Key == d.target.Key && st.Source == t.Key() &&
+		fits := !d.cfg.noResume && st.UploadID != "" && st.Bucket == d.target.Bucket && st.Key == d.target.Key && st.Source == t.Key() &&
 			st.ETag != "" && st.ETag == t.ETag() && st.Size == t.Size() && st.PartSize == partSize &&
 			st.HashedParts <= len(u.parts)
 		if fits {

@@ -42,6 +42,9 @@ type partProxy struct {
 	uploads map[string]bool // upload ids of the parts seen
 	hold    int             // 0: pass everything on
 	full    func()
+	// vendorKey is set when a request to the store carried a vendor's
+	// credential.
+	vendorKey bool
 }
 
 func newPartProxy(t *testing.T, endpoint string) *partProxy {
@@ -53,6 +56,17 @@ func newPartProxy(t *testing.T, endpoint string) *partProxy {
 	p := &partProxy{uploads: map[string]bool{}}
 	stop := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, vs := range r.Header {
+			for _, v := range vs {
+				for _, k := range []string{exporttest.OrbitAPIKey, exporttest.BrainbaseAPIKey, exporttest.MemsolusAPIKey, exporttest.KoreClientSecret} {
+					if strings.Contains(v, k) {
+						p.mu.Lock()
+						p.vendorKey = true
+						p.mu.Unlock()
+					}
+				}
+			}
+		}
 		q := r.URL.Query()
 		switch {
 		case r.Method == http.MethodPost && q.Has("uploads"):
@@ -120,6 +134,20 @@ func objectSHA1(t *testing.T, c *s3.Client, bucket, key string) (int64, string) 
 	return n, hex.EncodeToString(h.Sum(nil))
 }
 
+// noAWSAtTheVendor fails when a request to the fake (its API or its
+// storage host) carried an AWS signature or access key.
+func noAWSAtTheVendor(t *testing.T, srv *exporttest.Server) {
+	t.Helper()
+	for _, r := range srv.Requests() {
+		for name, vs := range r.Header {
+			for _, v := range vs {
+				require.NotContains(t, v, "AWS4-HMAC-SHA256", "%s %s: %s", r.Method, r.Path, name)
+				require.NotContains(t, v, bench.VersityAccessKey, "%s %s: %s", r.Method, r.Path, name)
+			}
+		}
+	}
+}
+
 // requireVendorFile checks that the fake holds an export of vendor whose
 // file has this size and SHA-1: the object is byte-identical to it.
 func requireVendorFile(t *testing.T, srv *exporttest.Server, vendor string, size int64, sum string) {
@@ -176,6 +204,7 @@ func TestSyncToS3(t *testing.T) {
 		assert.NotContains(t, text, "endpoint=", "no query in what sync prints")
 	}
 	assert.Empty(t, openUploads(t, c, bucket))
+	noAWSAtTheVendor(t, srv)
 
 	sent := len(srv.Requests())
 	r = runWith(t, env, "sync", "-f", mf, "--json").must(t, exitOK)
@@ -276,5 +305,9 @@ func TestSyncToS3KilledMidUpload(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 1, creates, "one export at the vendor")
+	noAWSAtTheVendor(t, srv)
+	px.mu.Lock()
+	assert.False(t, px.vendorKey, "a vendor credential reached the store")
+	px.mu.Unlock()
 	assert.NoDirExists(t, stateDir(env))
 }
