@@ -180,6 +180,11 @@ func runSync(ctx context.Context, f *factory, o *syncOpts) error {
 	return tally.err(ctx, err, o)
 }
 
+// syncS3Memory caps the bytes of parts one run's upload holds in memory:
+// a sync drives several runs at once, so each gets less than a lone
+// download -o s3:// (connections × part size).
+const syncS3Memory = 64 << 20
+
 // s3Target is the destination of each run when the manifest's dir is
 // s3://BUCKET/PREFIX?…: the object PREFIX/JOB/FILE (FILE named as a local
 // directory would name it), with the URL's query, its resume state in
@@ -193,7 +198,8 @@ func s3Target(dir string) exportjob.DestinationFunc {
 		}
 		u.Path = "/" + path.Join(strings.Trim(u.Path, "/"), tg.Name)
 		u.RawPath = ""
-		d, err := s3Dest(ctx, u.String(), s3dest.WithStateStore(tg.State, "s3:"+tg.Name), false, false)
+		d, err := s3Dest(ctx, u.String(), s3dest.WithStateStore(tg.State, "s3:"+tg.Name), false, false,
+			s3dest.WithMemoryLimit(syncS3Memory))
 		if err != nil {
 			return nil, "", err
 		}
