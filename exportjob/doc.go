@@ -31,6 +31,17 @@
 // only once complete and verified. The store records each file's size,
 // SHA-1 and, where the vendor reports one, its row count.
 //
+// With [WithDestination], a run's file goes instead to the destination
+// the engine is given for it (an S3 object: package s3dest) through
+// [exportkit.Client.DownloadTo]; the destination's resume state (an
+// upload id, its part plan, the hash state of the verified prefix) is
+// kept in the store beside the run until the run is done, so that a sync
+// killed mid-upload is gone on with by the next, which sends only what is
+// missing. The destination publishes before the run is marked done.
+//
+// An expired export's run is planned again, with a new intent, at most
+// [WithMaxRecreates] times; then it stays expired.
+//
 // The engine is vendor-blind: each vendor plugs in through the small
 // [Vendor] method set, one file per vendor in this package.
 package exportjob

@@ -50,6 +50,8 @@ type config struct {
 	schedule    exportkit.PollSchedule
 	leaseTTL    time.Duration
 	maxCreates  int
+	maxRecreate int // times an expired run is planned again
+	dest        DestinationFunc
 	onEvent     func(Event)
 	now         func() time.Time // the clock that decides which periods are due
 }
@@ -131,6 +133,72 @@ func WithLeaseTTL(d time.Duration) Option {
 	}
 }
 
+// DefaultMaxRecreates is how many times a run whose export expired before
+// its file was fetched is planned again, by default.
+const DefaultMaxRecreates = 2
+
+// WithMaxRecreates sets how many times a run whose export expired before
+// its file was fetched is planned again, each time with a new create
+// intent (default [DefaultMaxRecreates]; 0: never). A run that expires
+// once more after that stays expired, its error saying so.
+func WithMaxRecreates(n int) Option {
+	return func(c *config) error {
+		if n < 0 {
+			return invalid("WithMaxRecreates: %d is negative", n)
+		}
+		c.maxRecreate = n
+		return nil
+	}
+}
+
+// DestinationFunc returns where a run's file goes, for [WithDestination]:
+// the destination [exportkit.Client.DownloadTo] delivers to, and its
+// location as the store records it (an s3:// URL, say: never a
+// credential or a query).
+type DestinationFunc func(ctx context.Context, t Target) (d exportkit.Destination, location string, err error)
+
+// Target is the run a [DestinationFunc] is asked about.
+type Target struct {
+	Job         string
+	Fingerprint string
+	// Name is the run's file as the engine's directory would hold it,
+	// slash-separated: JOB/PERIOD.EXT (a key under a prefix, say).
+	Name string
+	// State keeps the destination's resume state in the engine's store,
+	// for this run, until the run is done: a sync killed mid-delivery
+	// hands the next one what it saved.
+	State StateStore
+}
+
+// StateStore keeps a destination's resume state under a key (the method
+// set of s3dest.StateStore). Save writes only while the engine holds the
+// run; Delete keeps the state until the run is marked done, so that a
+// delivery killed after it published, before the run was marked done,
+// can show the object is its own.
+type StateStore interface {
+	Load(ctx context.Context, key string) ([]byte, error)
+	Save(ctx context.Context, key string, state []byte) error
+	Delete(ctx context.Context, key string) error
+}
+
+// WithDestination delivers each run's file with [exportkit.Client.DownloadTo]
+// to the destination f returns for it (an S3 object, say) instead of
+// downloading it into the engine's directory. The SHA-1 is always
+// computed for the record. The destination publishes the file (an S3
+// CompleteMultipartUpload) before the run is marked done; a sync killed
+// in between delivers again to a destination that finds, from the state
+// it saved, that the file is already there, and the run is marked done
+// without storing it twice.
+func WithDestination(f DestinationFunc) Option {
+	return func(c *config) error {
+		if f == nil {
+			return invalid("WithDestination: nil function")
+		}
+		c.dest = f
+		return nil
+	}
+}
+
 // WithOnEvent calls f at each transition of each run, one call at a time
 // (for progress lines).
 func WithOnEvent(f func(Event)) Option {
@@ -157,17 +225,18 @@ type Result struct {
 var ErrParked = errors.New("exportkit: run parked")
 
 // New returns an engine for jobs, with the store st, writing files under
-// dir (a directory per job), using c for every vendor request: one client,
+// dir (a directory per job; unused, and may be "", with
+// [WithDestination]), using c for every vendor request: one client,
 // so that its pacing (Kore's 60 requests a minute per bot) holds across
 // every run. A bad job or option is an error matching
 // [exportkit.ErrInvalidInput].
 func New(c *exportkit.Client, st *Store, dir string, jobs []Job, opts ...Option) (*Engine, error) {
-	if c == nil || st == nil || dir == "" {
-		return nil, invalid("New: a client, a store and a directory are required")
+	if c == nil || st == nil {
+		return nil, invalid("New: a client and a store are required")
 	}
 	cfg := config{concurrency: 16, createLimit: 4, skew: 2 * time.Minute, maxOutage: exportkit.DefaultMaxOutage,
 		schedule: exportkit.DefaultPollSchedule(), leaseTTL: 15 * time.Second,
-		maxCreates: 2, now: time.Now}
+		maxCreates: 2, maxRecreate: DefaultMaxRecreates, now: time.Now}
 	for _, o := range opts {
 		if o == nil {
 			return nil, invalid("New: nil option")
@@ -175,6 +244,9 @@ func New(c *exportkit.Client, st *Store, dir string, jobs []Job, opts ...Option)
 		if err := o(&cfg); err != nil {
 			return nil, err
 		}
+	}
+	if dir == "" && cfg.dest == nil {
+		return nil, invalid("New: a directory is required (or WithDestination)")
 	}
 	var id [6]byte
 	_, _ = rand.Read(id[:])
@@ -211,7 +283,7 @@ func (e *Engine) Sync(ctx context.Context) ([]Result, error) {
 	now := e.cfg.now()
 	var runs []*Run
 	for _, j := range e.jobs {
-		if err := e.st.plan(ctx, j.Job, now); err != nil {
+		if err := e.st.plan(ctx, j.Job, now, e.cfg.maxRecreate); err != nil {
 			return nil, err
 		}
 		e.point("planned")

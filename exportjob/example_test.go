@@ -10,6 +10,7 @@ import (
 	"github.com/exportkit/exportkit"
 	"github.com/exportkit/exportkit/exportjob"
 	"github.com/exportkit/exportkit/exporttest"
+	"github.com/exportkit/exportkit/s3dest"
 )
 
 // A nightly Brainbase log export and a daily Kore bot snapshot, run by one
@@ -51,4 +52,42 @@ func Example() {
 	// logs done .csv 40 <nil>
 	// bot done .zip 40 <nil>
 	// 0 runs
+}
+
+// Runs delivered into a bucket instead of a directory: each run's file
+// goes to the object exports/JOB/PERIOD.EXT through package s3dest, the
+// upload's resume state kept in the job store beside the run, so that a
+// sync killed mid-upload is gone on with by the next, which uploads only
+// the missing parts. (Not run here: it needs a bucket.)
+func ExampleWithDestination() {
+	ctx := context.Background()
+	c, err := exportkit.NewClient()
+	if err != nil {
+		log.Fatal(err)
+	}
+	st, err := exportjob.Open(ctx, "exportkit.db")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer st.Close()
+	toBucket := exportjob.WithDestination(func(ctx context.Context, t exportjob.Target) (exportkit.Destination, string, error) {
+		d, err := s3dest.New(ctx, "s3://my-bucket/exports/"+t.Name+"?region=eu-west-1",
+			s3dest.WithStateStore(t.State, "s3")) // credentials: the AWS default chain
+		if err != nil {
+			return nil, "", err
+		}
+		return d, d.URL(), nil
+	})
+	jobs := []exportjob.Job{{Name: "logs", Vendor: exportkit.Brainbase, Params: map[string]string{"format": "CSV"}}}
+	e, err := exportjob.New(c, st, "", jobs, toBucket)
+	if err != nil {
+		log.Fatal(err)
+	}
+	results, err := e.Sync(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, r := range results {
+		fmt.Println(r.Run.Job, r.Run.State, r.Run.File, r.Run.SHA1, r.Err) // File: s3://my-bucket/exports/logs/….csv
+	}
 }

@@ -97,7 +97,7 @@ func TestLeaseOfKilledHolderTakenOver(t *testing.T) {
 	j := allJobs()[0]
 	nj, _, err := j.normalized()
 	require.NoError(t, err)
-	require.NoError(t, st.plan(context.Background(), nj, time.Now()))
+	require.NoError(t, st.plan(context.Background(), nj, time.Now(), DefaultMaxRecreates))
 	runs, err := st.pending(context.Background(), j.Name)
 	require.NoError(t, err)
 	ok, err := st.acquire(context.Background(), runLease(runs[0].fingerprint), "dead-holder", time.Second)

@@ -26,14 +26,16 @@ const (
 	StateWaiting State = "waiting"
 	// StateDownloading is a run fetching its file.
 	StateDownloading State = "downloading"
-	// StateDone is a run whose file is published.
+	// StateDone is a run whose file is published (or delivered to its
+	// destination, WithDestination).
 	StateDone State = "done"
 	// StateFailed is a run that ended without a file. A run that failed on
 	// an outage or a local error is taken up again by the next sync from
 	// the step it failed in; one the vendor failed is final.
 	StateFailed State = "failed"
 	// StateExpired is a run whose export expired before its file was
-	// fetched. The next sync makes a new intent for it, reconciled first.
+	// fetched. The next sync plans it again, to make a new intent, at most
+	// WithMaxRecreates times (default 2); after that it stays expired.
 	StateExpired State = "expired"
 	// StateParked is a run a person must look at: its create may have
 	// landed, and the vendor lists no single export it could be.
@@ -181,16 +183,18 @@ type Run struct {
 	Period      Period
 	State       State
 	ExportID    string    // the vendor's id of the export the run created or adopted
-	File        string    // the published file, relative to the engine's directory
+	File        string    // the published file, relative to the engine's directory; or where a destination put it (WithDestination)
 	Size        int64     // bytes, once downloaded
 	SHA1        string    // hex, once downloaded
 	Rows        int64     // rows where the vendor reports them, else -1
 	Candidates  []string  // the vendor ids a parked run could be
 	Error       string    // why the run failed, expired or is parked
 	Creates     int       // create intents written
+	Recreates   int       // times planned again after its export expired
 	IntentAt    time.Time // the last intent's time
 	UpdatedAt   time.Time
 	resume      State // the step a failed run is taken up from; "" when final
+	createsBase int   // Creates when the run was last planned again
 	key         string
 	token       string
 	nextPoll    time.Time

@@ -82,6 +82,18 @@ func (e *Engine) fail(ctx context.Context, r *Run, resume State, err error) erro
 	return e.save(ctx, r, &next, "failed: "+next.Error)
 }
 
+// expire ends r as expired, for why. The next sync plans it again, with
+// a new create intent, unless it was planned again as often as
+// WithMaxRecreates allows: then it stays expired, and its error says so.
+func (e *Engine) expire(ctx context.Context, r *Run, why string) error {
+	next := *r
+	next.State, next.Error = StateExpired, why
+	if r.Recreates >= e.cfg.maxRecreate {
+		next.Error = fmt.Sprintf("%s; created again %d times after it expired, the most allowed (WithMaxRecreates): not again", why, r.Recreates)
+	}
+	return e.save(ctx, r, &next, "expired")
+}
+
 // park ends r for a person to look at.
 func (e *Engine) park(ctx context.Context, r *Run, cands []string, why string) error {
 	next := *r
@@ -100,7 +112,7 @@ func (e *Engine) finalPath(j jobEntry, r *Run) (abs, rel string) {
 // have been sent. A file already published for the period (a store lost
 // and made again) is kept, not fetched again.
 func (e *Engine) plan(ctx context.Context, j jobEntry, r *Run) error {
-	if abs, rel := e.finalPath(j, r); fileExists(abs) {
+	if abs, rel := e.finalPath(j, r); e.cfg.dest == nil && fileExists(abs) {
 		size, sum, err := hashFile(abs)
 		if err != nil {
 			return e.fail(ctx, r, StatePlanned, err)
@@ -244,8 +256,9 @@ func (e *Engine) reconcileLocked(ctx context.Context, j jobEntry, r *Run, cause 
 			r.IntentAt.Format(time.RFC3339), strings.Join(ids, ", ")))
 	case cause != nil:
 		return e.park(ctx, r, []string{}, fmt.Sprintf("the create may have landed (%s) but the vendor lists no export matching it", errText(cause)))
-	case r.Creates >= e.cfg.maxCreates:
-		return e.park(ctx, r, []string{}, fmt.Sprintf("%d create intents and the vendor lists no export matching any: not creating a third", r.Creates))
+	case r.Creates-r.createsBase >= e.cfg.maxCreates:
+		return e.park(ctx, r, []string{}, fmt.Sprintf("%d create intents and the vendor lists no export matching any: not creating a third",
+			r.Creates-r.createsBase))
 	}
 	// Nothing at the vendor: the last intent's request never landed.
 	if err := e.intend(ctx, j, r); err != nil || r.State != StateCreating {
@@ -325,9 +338,7 @@ func (e *Engine) wait(ctx context.Context, j jobEntry, r *Run) error {
 				next.State, next.Error = StateFailed, errText(x.Err())
 				return e.save(ctx, r, &next, "failed: "+next.Error)
 			case exportkit.StateExpired:
-				next := *r
-				next.State, next.Error = StateExpired, errText(x.Err())
-				return e.save(ctx, r, &next, "expired")
+				return e.expire(ctx, r, errText(x.Err()))
 			}
 		case errors.Is(err, exportkit.ErrExportSuperseded), errors.Is(err, exportkit.ErrBadResumeToken):
 			return e.fail(ctx, r, "", err)
@@ -361,25 +372,15 @@ func (e *Engine) wait(ctx context.Context, j jobEntry, r *Run) error {
 // it, publishes it with a rename, and marks the run done in the
 // transaction that advances the job's watermark.
 func (e *Engine) download(ctx context.Context, j jobEntry, r *Run) error {
+	if e.cfg.dest != nil {
+		return e.deliver(ctx, j, r)
+	}
 	abs, rel := e.finalPath(j, r)
 	stage := abs + ".download"
 	if r.SHA1 == "" {
-		x, err := e.fresh(ctx, r)
-		switch {
-		case errors.Is(err, exportkit.ErrExportSuperseded):
-			return e.fail(ctx, r, "", err) // another export replaced it: final
-		case err != nil:
-			return e.fail(ctx, r, StateDownloading, err)
-		}
-		switch x.State() {
-		case exportkit.StateExpired:
-			next := *r
-			next.State, next.Error = StateExpired, "the export expired before its file was fetched"
-			return e.save(ctx, r, &next, "expired")
-		case exportkit.StateFailed, exportkit.StateCanceled:
-			next := *r
-			next.State, next.Error = StateFailed, errText(x.Err())
-			return e.save(ctx, r, &next, "failed")
+		x, err := e.ready(ctx, r)
+		if x == nil {
+			return err
 		}
 		if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
 			return e.fail(ctx, r, StateDownloading, err)
@@ -399,9 +400,7 @@ func (e *Engine) download(ctx context.Context, j jobEntry, r *Run) error {
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case errors.Is(err, exportkit.ErrExportExpired):
-			next := *r
-			next.State, next.Error = StateExpired, errText(err)
-			return e.save(ctx, r, &next, "expired")
+			return e.expire(ctx, r, errText(err))
 		case err != nil:
 			return e.fail(ctx, r, StateDownloading, err)
 		}
@@ -426,6 +425,70 @@ func (e *Engine) download(ctx context.Context, j jobEntry, r *Run) error {
 	next := *r
 	next.State, next.File, next.Error = StateDone, rel, ""
 	return e.save(ctx, r, &next, "done", e.publishTx(r))
+}
+
+// ready reads r's export again before its file is fetched: the export
+// when it can be, or no export when the run ended here (expired, failed,
+// or failed to be read: saved in the run), with the error of that save.
+func (e *Engine) ready(ctx context.Context, r *Run) (exportkit.Export, error) {
+	x, err := e.fresh(ctx, r)
+	switch {
+	case errors.Is(err, exportkit.ErrExportSuperseded):
+		return nil, e.fail(ctx, r, "", err) // another export replaced it: final
+	case err != nil:
+		return nil, e.fail(ctx, r, StateDownloading, err)
+	}
+	switch x.State() {
+	case exportkit.StateExpired:
+		return nil, e.expire(ctx, r, "the export expired before its file was fetched")
+	case exportkit.StateFailed, exportkit.StateCanceled:
+		next := *r
+		next.State, next.Error = StateFailed, errText(x.Err())
+		return nil, e.save(ctx, r, &next, "failed")
+	}
+	return x, nil
+}
+
+// deliver hands r's file to the destination WithDestination gives for it
+// (DownloadTo: verified, SHA-1 computed, the destination's resume state
+// kept in the store), then marks the run done with what was stored, in
+// the transaction that advances the job's watermark and drops the
+// destination's state. The destination publishes before that commit: a
+// sync killed in between delivers again, and a destination that finds
+// its own published file (from the state it saved) stores nothing twice.
+func (e *Engine) deliver(ctx context.Context, j jobEntry, r *Run) error {
+	x, err := e.ready(ctx, r)
+	if x == nil {
+		return err
+	}
+	_, rel := e.finalPath(j, r)
+	d, loc, err := e.cfg.dest(ctx, Target{Job: r.Job, Fingerprint: r.fingerprint, Name: filepath.ToSlash(rel),
+		State: &runState{st: e.st, fp: r.fingerprint, owner: e.owner}})
+	if err != nil {
+		return e.fail(ctx, r, StateDownloading, err)
+	}
+	res, err := e.c.DownloadTo(ctx, x, d, exportkit.WithSHA1())
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.Is(err, exportkit.ErrExportExpired):
+		return e.expire(ctx, r, errText(err))
+	case err != nil:
+		return e.fail(ctx, r, StateDownloading, err)
+	}
+	e.point("delivered")
+	if loc == "" {
+		loc = res.Location
+	}
+	next := *r
+	next.State, next.File, next.Size, next.SHA1, next.Rows, next.Error = StateDone, loc, res.Bytes, res.SHA1, j.v.Rows(x), ""
+	publish := e.publishTx(r)
+	return e.save(ctx, r, &next, fmt.Sprintf("done: delivered %d bytes to %s", res.Bytes, loc), func(tx *sql.Tx) error {
+		if err := publish(tx); err != nil {
+			return err
+		}
+		return dropStateTx(ctx, tx, r.fingerprint)
+	})
 }
 
 // publishTx advances the job's watermark to the run's period end, in the

@@ -263,6 +263,17 @@ var migrations = []string{
 		owner      TEXT NOT NULL,
 		expires_at INTEGER NOT NULL              -- unix ms
 	);`,
+	// 2: a bound on re-creating expired runs, and the resume state of the
+	// runs delivered to a destination (WithDestination).
+	`ALTER TABLE runs ADD COLUMN recreates INTEGER NOT NULL DEFAULT 0;    -- times re-planned after its export expired
+	ALTER TABLE runs ADD COLUMN creates_base INTEGER NOT NULL DEFAULT 0; -- creates when last re-planned
+	CREATE TABLE dest_state (                    -- a destination's resume state, per run, until the run is done
+		fingerprint TEXT NOT NULL REFERENCES runs (fingerprint),
+		key         TEXT NOT NULL,
+		state       BLOB NOT NULL,
+		updated_at  INTEGER NOT NULL,
+		PRIMARY KEY (fingerprint, key)
+	);`,
 }
 
 // SchemaVersion is the schema version this package writes.

@@ -41,9 +41,10 @@ func (s *Store) release(ctx context.Context, key, owner string) error {
 }
 
 // plan records the job and inserts its due runs (a run that exists is
-// left alone: the fingerprint is the primary key), and makes an expired
-// run's period a new intent. One transaction.
-func (s *Store) plan(ctx context.Context, j Job, now time.Time) error {
+// left alone: the fingerprint is the primary key), and plans again each
+// expired run re-planned fewer than maxRecreates times, to make a new
+// intent; one re-planned that often stays expired. One transaction.
+func (s *Store) plan(ctx context.Context, j Job, now time.Time, maxRecreates int) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO jobs (name, vendor) VALUES (?, ?)
 			ON CONFLICT (name) DO UPDATE SET vendor = excluded.vendor`, j.Name, string(j.Vendor)); err != nil {
@@ -71,15 +72,20 @@ func (s *Store) plan(ctx context.Context, j Job, now time.Time) error {
 				return err
 			}
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE runs SET state = ?, resume = '', token = '', export_id = '', error = '', updated_at = ?
-			WHERE job = ? AND state = ?`, string(StatePlanned), ms(now), j.Name, string(StateExpired))
+		if _, err := tx.ExecContext(ctx, `DELETE FROM dest_state WHERE fingerprint IN
+			(SELECT fingerprint FROM runs WHERE job = ? AND state = ? AND recreates < ?)`, j.Name, string(StateExpired), maxRecreates); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE runs SET state = ?, resume = '', token = '', export_id = '', error = '',
+			recreates = recreates + 1, creates_base = creates, updated_at = ?
+			WHERE job = ? AND state = ? AND recreates < ?`, string(StatePlanned), ms(now), j.Name, string(StateExpired), maxRecreates)
 		return err
 	})
 	return s.storeErr("plan "+j.Name, err)
 }
 
 const runColumns = `fingerprint, job, period, period_end, vendor, state, resume, params, creates, intent_at, idem_key,
-	export_id, token, next_poll, polls, size, sha1, rows, file, candidates, error, updated_at`
+	export_id, token, next_poll, polls, size, sha1, rows, file, candidates, error, updated_at, recreates, creates_base`
 
 func scanRun(sc interface{ Scan(...any) error }) (*Run, error) {
 	var (
@@ -88,7 +94,8 @@ func scanRun(sc interface{ Scan(...any) error }) (*Run, error) {
 		vendor, state, resume, params, candidates string
 	)
 	err := sc.Scan(&r.fingerprint, &r.Job, &period, &end, &vendor, &state, &resume, &params, &r.Creates, &intentAt, &r.key,
-		&r.ExportID, &r.token, &nextPoll, &r.polls, &r.Size, &r.SHA1, &r.Rows, &r.File, &candidates, &r.Error, &updated)
+		&r.ExportID, &r.token, &nextPoll, &r.polls, &r.Size, &r.SHA1, &r.Rows, &r.File, &candidates, &r.Error, &updated,
+		&r.Recreates, &r.createsBase)
 	if err != nil {
 		return nil, err
 	}
@@ -184,10 +191,12 @@ func (s *Store) save(ctx context.Context, owner string, from State, r *Run, also
 	r.UpdatedAt = s.now().UTC()
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE runs SET state = ?, resume = ?, params = ?, creates = ?, intent_at = ?, idem_key = ?,
-			export_id = ?, token = ?, next_poll = ?, polls = ?, size = ?, sha1 = ?, rows = ?, file = ?, candidates = ?, error = ?, updated_at = ?
+			export_id = ?, token = ?, next_poll = ?, polls = ?, size = ?, sha1 = ?, rows = ?, file = ?, candidates = ?, error = ?, updated_at = ?,
+			recreates = ?, creates_base = ?
 			WHERE fingerprint = ? AND state = ? AND EXISTS (SELECT 1 FROM leases WHERE key = ? AND owner = ?)`,
 			string(r.State), string(r.resume), string(params), r.Creates, ms(r.IntentAt), r.key,
 			r.ExportID, r.token, ms(r.nextPoll), r.polls, r.Size, r.SHA1, r.Rows, r.File, string(cands), r.Error, ms(r.UpdatedAt),
+			r.Recreates, r.createsBase,
 			r.fingerprint, string(from), runLease(r.fingerprint), owner)
 		if err != nil {
 			return err
@@ -226,4 +235,53 @@ func (s *Store) Watermark(ctx context.Context, job string) (time.Time, error) {
 		return time.Time{}, nil
 	}
 	return fromMS(w), s.storeErr("read watermark", err)
+}
+
+// runState is a run's [StateStore]: rows of dest_state under the run's
+// fingerprint. Save writes only while the engine holds the run's lease.
+type runState struct {
+	st        *Store
+	fp, owner string
+}
+
+// Load returns the state saved under key, or nil.
+func (s *runState) Load(ctx context.Context, key string) ([]byte, error) {
+	var b []byte
+	err := s.st.db.QueryRowContext(ctx, `SELECT state FROM dest_state WHERE fingerprint = ? AND key = ?`, s.fp, key).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return b, s.st.storeErr("read destination state", err)
+}
+
+// Save replaces the state under key, in one transaction, provided the
+// engine still holds the run's lease (otherwise errLeaseLost).
+func (s *runState) Save(ctx context.Context, key string, state []byte) error {
+	err := s.st.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO dest_state (fingerprint, key, state, updated_at)
+			SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM leases WHERE key = ? AND owner = ?)
+			ON CONFLICT (fingerprint, key) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at`,
+			s.fp, key, state, ms(s.st.now()), runLease(s.fp), s.owner)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return errors.Join(errLeaseLost, err)
+		}
+		return nil
+	})
+	return s.st.storeErr("save destination state", err)
+}
+
+// Delete keeps the state: the run's states are dropped in the transaction
+// that marks it done (or plans it again), so that a delivery killed after
+// it published its object, before the run was marked done, finds the
+// state that shows the object is its own.
+func (s *runState) Delete(context.Context, string) error { return nil }
+
+// dropStateTx drops a run's destination states, in the transaction that
+// marks it done.
+func dropStateTx(ctx context.Context, tx *sql.Tx, fp string) error {
+	_, err := tx.ExecContext(ctx, `DELETE FROM dest_state WHERE fingerprint = ?`, fp)
+	return err
 }

@@ -16,9 +16,12 @@
 // one part is one PutObject.
 //
 // A delivery that fails, is cancelled or does not verify aborts its upload
-// (no orphan parts). One that is killed leaves a small state file
-// ([WithStateFile]): the next delivery of the same export to the same
-// object lists the upload's parts and uploads only those missing. [Clean]
+// (no orphan parts). One that is killed leaves a small state, in a file
+// ([WithStateFile]) or any [StateStore] ([WithStateStore]; package
+// exportjob keeps it in its SQLite store): the next delivery of the same
+// export to the same object lists the upload's parts and uploads only
+// those missing, and one killed after it published the object finds the
+// object its own instead of refusing it as existing. [Clean]
 // aborts the uploads a killed delivery left, and the bucket lifecycle rule
 // AbortIncompleteMultipartUpload does it on the store's side.
 //
@@ -72,7 +75,8 @@ type Destination struct {
 type options struct {
 	force       bool
 	noResume    bool
-	stateFile   string
+	state       StateStore // where the resume state is kept; nil: nowhere
+	stateKey    string
 	memory      int64
 	credentials aws.CredentialsProvider
 	httpClient  *http.Client
@@ -98,7 +102,7 @@ func WithStateFile(path string) Option {
 			o.bad("WithStateFile: empty path")
 			return
 		}
-		o.stateFile = path
+		o.state, o.stateKey = fileStore{}, path
 	}
 }
 

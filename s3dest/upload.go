@@ -33,12 +33,17 @@ func (d *Destination) Deliver(ctx context.Context, t *exportkit.Transfer) (*expo
 	if size < 0 {
 		return nil, fmt.Errorf("exportkit: s3: put %s: the storage host does not say the file's size", d.target)
 	}
+	parts := t.Plan(MinPartSize, MaxParts)
 	if !d.cfg.force {
 		if err := d.checkAbsent(ctx); err != nil {
+			if errors.Is(err, ErrExists) {
+				if dl := d.published(ctx, t, parts); dl != nil {
+					return dl, nil
+				}
+			}
 			return nil, err
 		}
 	}
-	parts := t.Plan(MinPartSize, MaxParts)
 	if len(parts) <= 1 {
 		return d.put(ctx, t, size)
 	}
@@ -81,8 +86,8 @@ func (d *Destination) ifNoneMatch() *string {
 	return aws.String("*")
 }
 
-// published maps a refused conditional publish to ErrExists.
-func (d *Destination) published(op string, err error) error {
+// publishError maps a refused conditional publish to ErrExists.
+func (d *Destination) publishError(op string, err error) error {
 	err = d.storeError(op, err)
 	if errors.Is(err, ErrExists) {
 		return d.existsError()
@@ -104,6 +109,10 @@ func (d *Destination) put(ctx context.Context, t *exportkit.Transfer, size int64
 		return nil, err
 	}
 	crc := encodeCRC(crc64NVME(buf))
+	if err := d.savePublishing(ctx, &state{Bucket: d.target.Bucket, Key: d.target.Key, Source: t.Key(), ETag: t.ETag(),
+		Size: size, PartSize: size, HashedParts: 1}, t, crc); err != nil {
+		return nil, err
+	}
 	in := &s3.PutObjectInput{
 		Bucket: &d.target.Bucket, Key: &d.target.Key,
 		Body: bytes.NewReader(buf), ContentLength: aws.Int64(size),
@@ -116,11 +125,12 @@ func (d *Destination) put(ctx context.Context, t *exportkit.Transfer, size int64
 	}
 	out, err := d.s3.PutObject(ctx, in, unsignedPayload)
 	if err != nil {
-		return nil, d.published("put", err)
+		return nil, d.publishError("put", err)
 	}
 	if got := aws.ToString(out.ChecksumCRC64NVME); got != "" && got != crc {
 		return nil, fmt.Errorf("exportkit: s3: put %s: the store reports CRC-64/NVME %s, the bytes sent have %s", d.target, got, crc)
 	}
+	d.removeState(ctx)
 	return &exportkit.Delivery{Location: d.target.String(), Bytes: size, CRC64NVME: crc, Parts: 1}, nil
 }
 
@@ -175,13 +185,22 @@ func (d *Destination) multipart(ctx context.Context, t *exportkit.Transfer, plan
 	}
 	var crc string
 	if err == nil {
-		crc, err = u.complete(ctx)
+		crc, err = u.fullCRC()
+	}
+	if err == nil {
+		u.saveMu.Lock() // no checkpoint after this one
+		st := *u.st
+		err = d.savePublishing(ctx, &st, t, crc)
+		u.saveMu.Unlock()
+	}
+	if err == nil {
+		err = u.complete(ctx, crc)
 	}
 	if err != nil {
 		u.abort(ctx)
 		return nil, err
 	}
-	removeState(d.cfg.stateFile)
+	d.removeState(ctx)
 	return &exportkit.Delivery{Location: d.target.String(), Bytes: t.Size(), CRC64NVME: crc, Parts: len(plan), Reused: reused}, nil
 }
 
@@ -191,8 +210,8 @@ func (d *Destination) multipart(ctx context.Context, t *exportkit.Transfer, plan
 func (u *upload) begin(ctx context.Context) (int64, error) {
 	d, t := u.d, u.t
 	partSize := u.parts[0].Size()
-	if st := loadState(d.cfg.stateFile); st != nil {
-		fits := !d.cfg.noResume && st.Bucket == d.target.Bucket && st.Key == d.target.Key && st.Source == t.Key() &&
+	if st := d.loadState(ctx); st != nil {
+		fits := !d.cfg.noResume && st.UploadID != "" && st.Bucket == d.target.Bucket && st.Key == d.target.Key && st.Source == t.Key() &&
 			st.ETag != "" && st.ETag == t.ETag() && st.Size == t.Size() && st.PartSize == partSize &&
 			st.HashedParts <= len(u.parts)
 		if fits {
@@ -226,7 +245,7 @@ func (u *upload) begin(ctx context.Context) (int64, error) {
 	u.st = &state{Bucket: d.target.Bucket, Key: d.target.Key, UploadID: aws.ToString(out.UploadId),
 		Source: t.Key(), ETag: t.ETag(), Size: t.Size(), PartSize: partSize}
 	if t.ETag() != "" {
-		if err := saveState(d.cfg.stateFile, u.st); err != nil {
+		if err := d.saveState(ctx, u.st); err != nil {
 			u.abort(ctx)
 			return 0, err
 		}
@@ -464,7 +483,7 @@ func (u *upload) hashAll() error {
 // with force): the hash state at the prefix hashed. The store keeps the
 // parts; a state older than the parts only costs a re-read for the hash.
 func (u *upload) checkpoint(force bool) {
-	if u.d.cfg.stateFile == "" || u.t.ETag() == "" || !u.t.Hashing() {
+	if u.d.cfg.state == nil || u.t.ETag() == "" || !u.t.Hashing() {
 		return
 	}
 	u.saveMu.Lock()
@@ -483,27 +502,33 @@ func (u *upload) checkpoint(force bool) {
 		return
 	}
 	st.Hash = h
-	if saveState(u.d.cfg.stateFile, &st) == nil {
+	if u.d.saveState(u.ctx, &st) == nil {
 		u.saved = time.Now()
 	}
 }
 
-// complete publishes the object: the parts in order with their CRCs, the
-// whole object's CRC-64/NVME combined from them, its size, and
-// If-None-Match unless forced.
-func (u *upload) complete(ctx context.Context) (string, error) {
-	d := u.d
-	cp := make([]types.CompletedPart, len(u.parts))
+// fullCRC is the whole object's CRC-64/NVME, combined from the parts'.
+func (u *upload) fullCRC() (string, error) {
 	var full uint64
-	for i, p := range u.parts {
+	for _, p := range u.parts {
 		c, ok := decodeCRC(p.crc)
 		if !ok || p.etag == "" {
-			return "", fmt.Errorf("exportkit: s3: complete %s: part %d has no CRC-64/NVME", d.target, p.Number)
+			return "", fmt.Errorf("exportkit: s3: complete %s: part %d has no CRC-64/NVME", u.d.target, p.Number)
 		}
 		full = combineCRC(full, c, p.Size())
+	}
+	return encodeCRC(full), nil
+}
+
+// complete publishes the object: the parts in order with their CRCs, the
+// whole object's CRC-64/NVME crc, its size, and If-None-Match unless
+// forced.
+func (u *upload) complete(ctx context.Context, crc string) error {
+	d := u.d
+	cp := make([]types.CompletedPart, len(u.parts))
+	for i, p := range u.parts {
 		cp[i] = types.CompletedPart{PartNumber: aws.Int32(int32(p.Number)), ETag: aws.String(p.etag), ChecksumCRC64NVME: aws.String(p.crc)}
 	}
-	crc := encodeCRC(full)
 	out, err := d.s3.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
 		Bucket: &d.target.Bucket, Key: &d.target.Key, UploadId: &u.st.UploadID,
 		MultipartUpload:   &types.CompletedMultipartUpload{Parts: cp},
@@ -513,14 +538,66 @@ func (u *upload) complete(ctx context.Context) (string, error) {
 		IfNoneMatch:       d.ifNoneMatch(),
 	})
 	if err != nil {
-		return "", d.published("complete", err)
+		return d.publishError("complete", err)
 	}
-	if got := aws.ToString(out.ChecksumCRC64NVME); got != "" {
-		if got != crc {
-			return "", fmt.Errorf("exportkit: s3: complete %s: the store reports CRC-64/NVME %s, the parts sent have %s", d.target, got, crc)
+	if got := aws.ToString(out.ChecksumCRC64NVME); got != "" && got != crc {
+		return fmt.Errorf("exportkit: s3: complete %s: the store reports CRC-64/NVME %s, the parts sent have %s", d.target, got, crc)
+	}
+	return nil
+}
+
+// savePublishing saves st, the state of a delivery whose file is whole
+// and verified, as about to be published with the CRC-64/NVME crc: the
+// hash state of the whole file, so that a delivery killed once the
+// object is published can still say what it published (see published).
+func (d *Destination) savePublishing(ctx context.Context, st *state, t *exportkit.Transfer, crc string) error {
+	if d.cfg.state == nil {
+		return nil
+	}
+	st.Publishing, st.CRC, st.Hash, st.HashedBytes = true, crc, nil, 0
+	if t.Hashing() {
+		h, err := t.HashState()
+		if err != nil {
+			return fmt.Errorf("exportkit: s3: save state: %w", err)
+		}
+		st.Hash, st.HashedBytes = h, t.Hashed()
+	}
+	return d.saveState(ctx, st)
+}
+
+// published returns the delivery of an object that exists because an
+// earlier delivery of this same file published it and was killed before
+// it could say so: its state says it was publishing this export's file
+// (same source, ETag and size) to this object with a known CRC-64/NVME,
+// and the object carries that source, size and (where the store reports
+// one) CRC. The file's hashes are taken up from the state and verified.
+// nil when the object is not this delivery's own: it is then refused as
+// existing, never overwritten.
+func (d *Destination) published(ctx context.Context, t *exportkit.Transfer, plan []exportkit.Part) *exportkit.Delivery {
+	st := d.loadState(ctx)
+	if st == nil || !st.Publishing || st.CRC == "" || st.Bucket != d.target.Bucket || st.Key != d.target.Key ||
+		st.Source != t.Key() || st.ETag != t.ETag() || st.Size != t.Size() {
+		return nil
+	}
+	out, err := d.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &d.target.Bucket, Key: &d.target.Key,
+		ChecksumMode: types.ChecksumModeEnabled})
+	if err != nil || out.Metadata[metaKey] != t.Key() || aws.ToInt64(out.ContentLength) != st.Size {
+		return nil
+	}
+	if got := aws.ToString(out.ChecksumCRC64NVME); got != "" && got != st.CRC {
+		return nil
+	}
+	if t.Hashing() {
+		if len(st.Hash) == 0 || t.RestoreHash(st.Hash) != nil || t.Hashed() != st.Size {
+			return nil
 		}
 	}
-	return crc, nil
+	if t.Verify(st.Size) != nil {
+		return nil
+	}
+	d.removeState(ctx)
+	t.Reused(st.Size)
+	return &exportkit.Delivery{Location: d.target.String(), Bytes: st.Size, CRC64NVME: st.CRC, Parts: max(len(plan), 1), Reused: st.Size}
 }
 
 // abort aborts the upload on a context of its own, bounded in time, once
@@ -536,6 +613,6 @@ func (u *upload) abort(ctx context.Context) {
 	_, err := d.s3.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{
 		Bucket: aws.String(u.st.Bucket), Key: aws.String(u.st.Key), UploadId: &u.st.UploadID})
 	if err == nil || errors.Is(d.storeError("abort", err), exportkit.ErrNotFound) {
-		removeState(d.cfg.stateFile)
+		d.removeState(ctx)
 	}
 }

@@ -76,7 +76,13 @@ func redactOutput(out string) string {
 // newS3Dest is the destination an -o s3:// URL names, its resume state in
 // the user's cache directory (see s3StatePath).
 func newS3Dest(ctx context.Context, out string, force, noResume bool) (*s3dest.Destination, error) {
-	opts := []s3dest.Option{s3dest.WithStateFile(s3StatePath(out))}
+	return s3Dest(ctx, out, s3dest.WithStateFile(s3StatePath(out)), force, noResume)
+}
+
+// s3Dest is the destination an s3:// URL names, with its resume state
+// where state says (a state file, or sync's store).
+func s3Dest(ctx context.Context, out string, state s3dest.Option, force, noResume bool, extra ...s3dest.Option) (*s3dest.Destination, error) {
+	opts := append([]s3dest.Option{state}, extra...)
 	if force {
 		opts = append(opts, s3dest.WithForce())
 	}

@@ -7,7 +7,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,6 +18,7 @@ import (
 	"github.com/exportkit/exportkit"
 	"github.com/exportkit/exportkit/exportjob"
 	"github.com/exportkit/exportkit/internal/manifest"
+	"github.com/exportkit/exportkit/s3dest"
 )
 
 // syncOpts are the flags of sync and sync status.
@@ -31,7 +34,8 @@ var syncCmd = &cliCommand{
 	doc: commandDoc{
 		args: "[status] [-f FILE] [flags]",
 		summary: "Runs the jobs of a manifest (exportkit.yaml): each job's due runs, one per period, are\n" +
-			"created, waited for, downloaded and published into the job's directory, and\n" +
+			"created, waited for, downloaded and published into the job's directory (or,\n" +
+			"with dir: s3://BUCKET/PREFIX?..., uploaded as the object PREFIX/JOB/FILE), and\n" +
 			"recorded in a SQLite store beside the manifest. A sync killed at any moment is\n" +
 			"taken up by the next: an export whose create reply was lost is found again at\n" +
 			"the vendor, never created twice. Progress lines go to stderr, one result line\n" +
@@ -75,8 +79,11 @@ func loadSync(ctx context.Context, o *syncOpts) (*manifest.Manifest, *exportjob.
 		}
 		return nil, nil, err
 	}
-	if strings.Contains(m.Dir, "://") {
-		return nil, nil, fmt.Errorf("exportkit: sync: dir %s: only a local directory is supported by sync", m.Dir)
+	m.Dir = localOutput(m.Dir) // file://PATH is PATH
+	if s3dest.IsURL(m.Dir) {
+		if _, err := s3dest.Parse(m.Dir, true); err != nil {
+			return nil, nil, &usageError{"sync: " + strings.TrimPrefix(err.Error(), "exportkit: ")}
+		}
 	}
 	st, err := exportjob.Open(ctx, m.Store)
 	if err != nil {
@@ -141,7 +148,11 @@ func runSync(ctx context.Context, f *factory, o *syncOpts) error {
 		defer mu.Unlock()
 		fmt.Fprintf(f.stderr, "sync: %s %s: %s\n", ev.Run.Job, ev.Run.Period.Start.Format(time.RFC3339), ev.Message)
 	}
-	e, err := exportjob.New(c, st, m.Dir, syncJobs(m), exportjob.WithOnEvent(progress))
+	dir, opts := m.Dir, []exportjob.Option{exportjob.WithOnEvent(progress)}
+	if s3dest.IsURL(m.Dir) {
+		dir, opts = "", append(opts, exportjob.WithDestination(s3Target(m.Dir)))
+	}
+	e, err := exportjob.New(c, st, dir, syncJobs(m), opts...)
 	if err != nil {
 		return &usageError{strings.TrimPrefix(err.Error(), "exportkit: ")}
 	}
@@ -167,6 +178,33 @@ func runSync(ctx context.Context, f *factory, o *syncOpts) error {
 		}
 	}
 	return tally.err(ctx, err, o)
+}
+
+// syncS3Memory caps the bytes of parts one run's upload holds in memory:
+// a sync drives several runs at once, so each gets less than a lone
+// download -o s3:// (connections × part size).
+const syncS3Memory = 64 << 20
+
+// s3Target is the destination of each run when the manifest's dir is
+// s3://BUCKET/PREFIX?…: the object PREFIX/JOB/FILE (FILE named as a local
+// directory would name it), with the URL's query, its resume state in
+// the sync store beside the run, its credentials from the AWS default
+// chain. An existing object is not overwritten.
+func s3Target(dir string) exportjob.DestinationFunc {
+	return func(ctx context.Context, tg exportjob.Target) (exportkit.Destination, string, error) {
+		u, err := url.Parse(dir)
+		if err != nil {
+			return nil, "", fmt.Errorf("exportkit: sync: dir %s: %w", redactOutput(dir), err)
+		}
+		u.Path = "/" + path.Join(strings.Trim(u.Path, "/"), tg.Name)
+		u.RawPath = ""
+		d, err := s3Dest(ctx, u.String(), s3dest.WithStateStore(tg.State, "s3:"+tg.Name), false, false,
+			s3dest.WithMemoryLimit(syncS3Memory))
+		if err != nil {
+			return nil, "", err
+		}
+		return d, d.URL(), nil
+	}
 }
 
 // syncTally counts how a sync's runs ended, for the exit code.
@@ -237,8 +275,10 @@ func newSyncRun(m *manifest.Manifest, r *exportjob.Run, err error) syncRun {
 	if out.Candidates == nil {
 		out.Candidates = []string{}
 	}
-	if r.File != "" {
-		abs := filepath.Join(m.Dir, r.File)
+	if strings.Contains(r.File, "://") {
+		out.File = r.File // where a destination put it: an s3:// URL
+	} else if r.File != "" {
+		abs := filepath.Join(localOutput(m.Dir), r.File)
 		if rel, err := filepath.Rel(filepath.Dir(m.Path), abs); err == nil {
 			abs = rel
 		}

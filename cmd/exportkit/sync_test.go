@@ -171,3 +171,41 @@ func TestSyncExitCodes(t *testing.T) {
 		runWith(t, syncEnv(srv), "sync", "status", "-f", p).must(t, 0)
 	})
 }
+
+// The manifest's dir as a URL: file://PATH is that directory; an s3://
+// URL that cannot be right is refused (exit 2) before anything is sent.
+func TestSyncDirURLs(t *testing.T) {
+	t.Parallel()
+	srv := exporttest.NewServer(exporttest.ReadyAfter(0), exporttest.FileSize(1<<10))
+	defer srv.Close()
+	job := "jobs:\n  - name: memories\n    vendor: memsolus\n"
+	local := filepath.Join(t.TempDir(), "files")
+	mf := writeManifest(t, "dir: file://"+filepath.ToSlash(local)+"\n"+job)
+	r := runWith(t, syncEnv(srv), "sync", "-f", mf, "--json").must(t, 0)
+	var res syncRun
+	if err := json.Unmarshal([]byte(strings.TrimSpace(r.stdout)), &res); err != nil {
+		t.Fatal(err, r.stdout)
+	}
+	rel, _ := filepath.Rel(filepath.Dir(mf), filepath.Join(local, "memories"))
+	if res.State != "done" || !strings.HasPrefix(res.File, filepath.ToSlash(rel)+"/") {
+		t.Errorf("result %+v", res)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(mf), res.File)); err != nil {
+		t.Error(err)
+	}
+
+	n := len(srv.Requests())
+	for _, tc := range []struct{ dir, want string }{
+		{"s3://b/p?endpoint=http://127.0.0.1:1", "disable_https=true"},
+		{"s3://b/p?endpoint=ftp://127.0.0.1:1&disable_https=true", "not an http(s) URL"},
+	} {
+		mf := writeManifest(t, "dir: "+tc.dir+"\n"+job)
+		r := runWith(t, syncEnv(srv), "sync", "-f", mf).must(t, exitUsage)
+		if !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%s: stderr %s", tc.dir, r.stderr)
+		}
+	}
+	if len(srv.Requests()) != n {
+		t.Error("a bad dir sent requests")
+	}
+}
