@@ -9,3 +9,10 @@ func SetCheckpointEvery(d time.Duration) time.Duration {
 	checkpointEvery = d
 	return old
 }
+
+// OnPool calls f with the buffers each multipart upload allocates, until
+// the test ends.
+func OnPool(t interface{ Cleanup(func()) }, f func(n int, size int64)) {
+	onPool = f
+	t.Cleanup(func() { onPool = nil })
+}

@@ -21,6 +21,10 @@ import (
 // while parts go up (a variable for the tests).
 var checkpointEvery = time.Second
 
+// onPool, when set by a test, learns the buffers of each upload: n of
+// size bytes.
+var onPool func(n int, size int64)
+
 // unsignedPayload: the parts carry their own CRC-64/NVME, which the store
 // checks, so SigV4 need not hash every body with SHA-256 too.
 var unsignedPayload = s3.WithAPIOptions(v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
@@ -306,6 +310,9 @@ func (u *upload) run(ctx context.Context) error {
 	// The parts' memory, allocated once: n buffers that parts take
 	// turns in, freed once every worker is done with them.
 	pool := newPartPool(n, partSize)
+	if onPool != nil {
+		onPool(n, partSize)
+	}
 	defer pool.release()
 	u.bufs = make(chan []byte, n)
 	for _, b := range pool.bufs {
