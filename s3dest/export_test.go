@@ -16,3 +16,9 @@ func OnPool(t interface{ Cleanup(func()) }, f func(n int, size int64)) {
 	onPool = f
 	t.Cleanup(func() { onPool = nil })
 }
+
+// WriteState writes the state file a delivery to bucket/key keeps while
+// its upload id runs.
+func WriteState(path, bucket, key, uploadID string) error {
+	return saveState(path, &state{Bucket: bucket, Key: key, UploadID: uploadID, Source: "orbit:x", Size: 1, PartSize: MinPartSize})
+}

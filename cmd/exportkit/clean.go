@@ -17,7 +17,10 @@ var cleanCmd = &cliCommand{
 		args: "s3://BUCKET/PREFIX?… --older-than DURATION [--json] [--quiet]",
 		summary: "Aborts the multipart uploads that exportkit deliveries (download -o s3://…) left under\n" +
 			"PREFIX, a delivery killed before it could abort its own, started more than DURATION ago\n" +
-			"(24h leaves any running delivery alone). The URL takes the query parameters of\n" +
+			"(24h leaves any running delivery alone). Only an upload that the delivery's state file\n" +
+			"(in $EXPORTKIT_STATE_DIR or the user's cache directory, on this machine) records is\n" +
+			"aborted: the store cannot tell exportkit's uploads from another tool's, so one that only\n" +
+			"looks like exportkit's is listed and left alone. The URL takes the query parameters of\n" +
 			"download -o s3://…: endpoint, region, use_path_style, disable_https; credentials come\n" +
 			"from the AWS default chain. A bucket lifecycle rule (AbortIncompleteMultipartUpload)\n" +
 			"does the same on the store's side.",
@@ -49,7 +52,10 @@ type cleanView struct {
 	UploadID  string    `json:"upload_id"`
 	Initiated time.Time `json:"initiated"`
 	Aborted   bool      `json:"aborted"`
-	Error     string    `json:"error,omitempty"`
+	// Unrecorded: it looks like exportkit's, but no state file here
+	// records it; left alone.
+	Unrecorded bool   `json:"unrecorded,omitempty"`
+	Error      string `json:"error,omitempty"`
 }
 
 // runClean lists and aborts the uploads.
@@ -64,11 +70,18 @@ func runClean(ctx context.Context, o *cleanOpts, pos []string, stdout io.Writer)
 	if older < 0 {
 		return usageErrorf("clean: --older-than %s is negative", older)
 	}
-	found, err := s3dest.Clean(ctx, pos[0], older)
+	t, err := s3dest.Parse(pos[0], true)
+	if err != nil {
+		return err
+	}
+	// Only the uploads a delivery's state file records: the store cannot
+	// tell exportkit's from another tool's.
+	statePath := func(key string) string { return s3StatePath("s3://" + t.Bucket + "/" + key) }
+	found, err := s3dest.Clean(ctx, pos[0], older, s3dest.WithStateFiles(statePath))
 	views := make([]cleanView, 0, len(found))
 	failed := 0
 	for _, u := range found {
-		v := cleanView{Key: u.Key, UploadID: u.UploadID, Initiated: u.Initiated.UTC(), Aborted: u.Aborted}
+		v := cleanView{Key: u.Key, UploadID: u.UploadID, Initiated: u.Initiated.UTC(), Aborted: u.Aborted, Unrecorded: u.Unrecorded}
 		if u.Err != nil {
 			v.Error = u.Err.Error()
 			failed++
@@ -82,7 +95,10 @@ func runClean(ctx context.Context, o *cleanOpts, pos []string, stdout io.Writer)
 	} else {
 		for _, v := range views {
 			state := "aborted"
-			if !v.Aborted {
+			switch {
+			case v.Unrecorded:
+				state = "left alone: no exportkit state file here records it"
+			case !v.Aborted:
 				state = "not aborted: " + v.Error
 			}
 			fmt.Fprintf(stdout, "%s  %s  started %s  %s\n", v.Key, v.UploadID, v.Initiated.Format(time.RFC3339), state)
