@@ -17,6 +17,10 @@
 //
 //	bash .ci/bench-tools.sh && bash .ci/versitygw.sh install
 //	cd internal/cmd/s3bench && go run . -size 1GiB
+//
+// -rows picks rows (direct, file, pipe); -baseline DIR also builds the
+// command of another checkout and runs it as the row base, beside direct:
+// a before/after of a change in one run, on the same machine load.
 package main
 
 import (
