@@ -2,8 +2,12 @@ package s3dest
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"sync"
+
+	"github.com/exportkit/exportkit"
+	"github.com/exportkit/exportkit/internal/errkind"
 )
 
 // partPool is the memory of a multipart delivery's parts: n buffers of
@@ -19,15 +23,24 @@ type partPool struct {
 	free func() // releases the memory; nil when the GC does
 }
 
-// newPartPool allocates n buffers of size bytes.
-func newPartPool(n int, size int64) *partPool {
-	mem, free := allocParts(int64(n) * size)
+// newPartPool allocates n buffers of size bytes; more than the address
+// space holds (a 32-bit system) is an error, not a panic.
+func newPartPool(n int, size int64) (*partPool, error) {
+	total := int64(n) * size
+	if n <= 0 || size <= 0 || total/size != int64(n) || int64(int(total)) != total {
+		return nil, &errkind.Error{Msg: fmt.Sprintf("exportkit: s3: %d parts of %d bytes do not fit in memory here (WithMemoryLimit lowers it)", n, size),
+			Kinds: []error{exportkit.ErrInvalidInput}}
+	}
+	mem, free, err := allocParts(total)
+	if err != nil {
+		return nil, fmt.Errorf("exportkit: s3: %d parts of %d bytes: %w (WithMemoryLimit lowers it)", n, size, err)
+	}
 	p := &partPool{free: free}
 	for i := range n {
 		off := int64(i) * size
 		p.bufs = append(p.bufs, mem[off:off+size:off+size])
 	}
-	return p
+	return p, nil
 }
 
 // release frees the buffers. Nothing may use them afterwards: every part

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/exportkit/exportkit"
 )
 
 // TestPartPool: n buffers of exactly the part size, disjoint (a buffer
@@ -24,7 +26,8 @@ func TestPartPool(t *testing.T) {
 		{"odd size", 3, 5<<20 + 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := newPartPool(tc.n, tc.size)
+			p, err := newPartPool(tc.n, tc.size)
+			require.NoError(t, err)
 			require.Len(t, p.bufs, tc.n)
 			for i, b := range p.bufs {
 				require.EqualValues(t, tc.size, len(b))
@@ -40,6 +43,12 @@ func TestPartPool(t *testing.T) {
 			assert.Nil(t, p.bufs)
 		})
 	}
+}
+
+// TestPartPoolTooLarge: more than the address space holds is an error.
+func TestPartPoolTooLarge(t *testing.T) {
+	_, err := newPartPool(1<<20, 1<<62)
+	require.ErrorIs(t, err, exportkit.ErrInvalidInput)
 }
 
 // TestPartBody: the body reads its buffer, seeks for the SDK's retries,
@@ -97,7 +106,8 @@ func TestPartBody(t *testing.T) {
 // transport after its request returned) gets an error, never the bytes
 // that the buffer holds next, and close waits for a read under way.
 func TestPartBodyCloseWhileRead(t *testing.T) {
-	p := newPartPool(1, 1<<20)
+	p, err := newPartPool(1, 1<<20)
+	require.NoError(t, err)
 	defer p.release()
 	buf := p.bufs[0]
 	for i := range buf {

@@ -309,7 +309,10 @@ func (u *upload) run(ctx context.Context) error {
 	n = max(min(n, work), 1)
 	// The parts' memory, allocated once: n buffers that parts take
 	// turns in, freed once every worker is done with them.
-	pool := newPartPool(n, partSize)
+	pool, err := newPartPool(n, partSize)
+	if err != nil {
+		return err
+	}
 	if onPool != nil {
 		onPool(n, partSize)
 	}
@@ -338,7 +341,7 @@ func (u *upload) run(ctx context.Context) error {
 	wg.Wait()
 	stop()
 	u.mu.Lock()
-	err := u.err
+	err = u.err
 	u.mu.Unlock()
 	if err == nil && ctx.Err() != nil {
 		err = context.Cause(ctx)
