@@ -11,7 +11,7 @@
 // Those bytes are one buffer per connection, allocated once when the
 // upload starts, reused part after part and freed when it ends. On Linux,
 // macOS and the BSDs they are an anonymous mapping outside the Go heap
-// (elsewhere, on it): with GOGC=100 a heap of 128 MiB of parts may grow
+// (elsewhere, and under the race detector, on it): with GOGC=100 a heap of 128 MiB of parts may grow
 // toward twice that before the collector runs, while off the heap the
 // parts cost their size and the heap stays a few MiB. A part goes to
 // UploadPart as a seekable body with its CRC-64/NVME in a header and an
