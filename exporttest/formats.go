@@ -154,7 +154,13 @@ func minRow(w rowWriter) int64 {
 	return int64(need) + 16
 }
 
-func init() {
+// minsOnce finds every format's smallest row on first use, not at init:
+// it takes tens of milliseconds and some 10 MB of garbage, which every
+// program that links the package (the exportkit command) would pay at
+// start.
+var minsOnce sync.Once
+
+func findMins() {
 	for fm, t := range tabulars {
 		t.min = minRow(t.write)
 		if t.min > t.rowSize {
@@ -189,6 +195,7 @@ func (t tabular) layout(size int64, seed uint64) []segment {
 
 // newLayout lays out a generated file of fm, size bytes, from seed.
 func newLayout(fm format, size int64, seed uint64) *layout {
+	minsOnce.Do(findMins)
 	var segs []segment
 	switch fm {
 	case formatBotZip:

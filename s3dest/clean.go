@@ -21,6 +21,28 @@ type Upload struct {
 	Initiated time.Time
 	Aborted   bool  // Clean aborted it
 	Err       error // why it could not be aborted
+	// Unrecorded: it looks like exportkit's (a full-object CRC-64/NVME),
+	// but with WithStateFiles no state file records it, so Clean left it
+	// alone: another tool's, or a delivery whose state file is gone (the
+	// bucket's lifecycle rule aborts it in the end).
+	Unrecorded bool
+}
+
+// WithStateFiles makes Clean reliable: it aborts an upload only when the
+// state file that a delivery to its key keeps, path(key) (what that
+// delivery was given as [WithStateFile]), records that very upload, and
+// then removes the state file. The store cannot tell exportkit's uploads
+// from others': ListMultipartUploads shows no metadata, only the checksum
+// that exportkit asks for, which other tools may ask for too. For Clean
+// only.
+func WithStateFiles(path func(key string) string) Option {
+	return func(o *options) {
+		if path == nil {
+			o.bad("WithStateFiles: nil function")
+			return
+		}
+		o.statePath = path
+	}
 }
 
 // Clean aborts the multipart uploads exportkit left under the prefix that
@@ -29,13 +51,16 @@ type Upload struct {
 // deliveries that were killed. It returns the uploads it found and what
 // became of each.
 //
-// exportkit's uploads are recognised by what ListMultipartUploads shows of
-// them: a full-object CRC-64/NVME checksum, which exportkit always asks
-// for (the object metadata x-amz-meta-exportkit-source, which names the
-// export, is not listed). An upload another tool started the same way
-// under the same prefix would be aborted too: give a prefix that only
-// exportkit writes to. A delivery that is running has an upload younger
-// than its run; olderThan must leave it alone (24h is a safe choice).
+// exportkit's uploads show a full-object CRC-64/NVME checksum, which
+// exportkit always asks for; ListMultipartUploads shows nothing else of
+// them (not the object metadata x-amz-meta-exportkit-source, which names
+// the export). With [WithStateFiles], the way to be sure, an upload is
+// aborted only when the state file of a delivery to its key records it;
+// the others are returned Unrecorded, untouched. Without it, every upload
+// with that checksum under the prefix is taken for exportkit's, another
+// tool's too: give a prefix that only exportkit writes to. A delivery that
+// is running has an upload younger than its run; olderThan must leave it
+// alone (24h is a safe choice).
 func Clean(ctx context.Context, rawURL string, olderThan time.Duration, opts ...Option) ([]Upload, error) {
 	t, err := Parse(rawURL, true)
 	if err != nil {
@@ -69,11 +94,23 @@ func Clean(ctx context.Context, rawURL string, olderThan time.Duration, opts ...
 				continue
 			}
 			up := Upload{Key: aws.ToString(mu.Key), UploadID: aws.ToString(mu.UploadId), Initiated: *mu.Initiated}
+			statePath := ""
+			if o.statePath != nil {
+				statePath = o.statePath(up.Key)
+				if !recorded(statePath, t.Bucket, up.Key, up.UploadID) {
+					up.Unrecorded = true
+					found = append(found, up)
+					continue
+				}
+			}
 			_, err := c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &t.Bucket, Key: mu.Key, UploadId: mu.UploadId})
 			if err != nil {
 				up.Err = d.storeError("abort "+up.Key, err)
 			} else {
 				up.Aborted = true
+				if statePath != "" && recorded(statePath, t.Bucket, up.Key, up.UploadID) {
+					fileStore{}.Delete(ctx, statePath) // it can no longer be resumed
+				}
 			}
 			found = append(found, up)
 		}
@@ -82,6 +119,17 @@ func Clean(ctx context.Context, rawURL string, olderThan time.Duration, opts ...
 		}
 		in.KeyMarker, in.UploadIdMarker = out.NextKeyMarker, out.NextUploadIdMarker
 	}
+}
+
+// recorded reports whether the state file at path records the upload id
+// of bucket/key.
+func recorded(path, bucket, key, id string) bool {
+	b, err := fileStore{}.Load(context.Background(), path)
+	if err != nil {
+		return false
+	}
+	st := decodeState(b)
+	return st != nil && st.Bucket == bucket && st.Key == key && st.UploadID == id
 }
 
 // ours reports whether an upload looks like one exportkit started.

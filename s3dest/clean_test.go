@@ -2,6 +2,8 @@ package s3dest_test
 
 import (
 	"context"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,5 +51,65 @@ func TestClean(t *testing.T) {
 	assert.ElementsMatch(t, []string{"exports/b.bin " + other, "elsewhere/c.bin " + outside}, left)
 
 	_, err = s3dest.Clean(ctx, "s3://"+st.bucket+"/x?bogus=1", 0, opts...)
+	require.ErrorIs(t, err, exportkit.ErrInvalidInput)
+}
+
+// TestCleanStateFiles: with WithStateFiles, Clean aborts only the uploads
+// a delivery's state file records, and removes that file; an upload that
+// merely looks like exportkit's is returned Unrecorded and left alone.
+func TestCleanStateFiles(t *testing.T) {
+	st := newStore(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	statePath := func(key string) string { return filepath.Join(dir, strings.ReplaceAll(key, "/", "_")+".state") }
+	create := func(key string, crc bool) string {
+		in := &s3.CreateMultipartUploadInput{Bucket: &st.bucket, Key: aws.String(key)}
+		if crc {
+			in.ChecksumAlgorithm = "CRC64NVME"
+			in.ChecksumType = "FULL_OBJECT"
+		}
+		out, err := st.s3.CreateMultipartUpload(ctx, in)
+		require.NoError(t, err)
+		return aws.ToString(out.UploadId)
+	}
+	type upload struct {
+		key, id string
+		state   string // the upload id its state file records; "" for none
+	}
+	recordedID := create("exports/recorded.bin", true)
+	staleID := create("exports/stale.bin", true)
+	ups := []upload{
+		{"exports/recorded.bin", recordedID, recordedID},
+		{"exports/unrecorded.bin", create("exports/unrecorded.bin", true), ""},
+		{"exports/stale.bin", staleID, "an-earlier-upload"},
+		{"exports/other-tool.bin", create("exports/other-tool.bin", false), ""},
+	}
+	for _, u := range ups {
+		if u.state != "" {
+			require.NoError(t, s3dest.WriteState(statePath(u.key), st.bucket, u.key, u.state))
+		}
+	}
+
+	opts := []s3dest.Option{s3dest.WithCredentials(staticCreds()), s3dest.WithHTTPClient(st.hc), s3dest.WithStateFiles(statePath)}
+	found, err := s3dest.Clean(ctx, st.url("exports/"), 0, opts...)
+	require.NoError(t, err)
+	got := map[string]s3dest.Upload{}
+	for _, f := range found {
+		got[f.Key] = f
+	}
+	assert.Len(t, got, 3, "the other tool's upload is not exportkit's at all")
+	assert.True(t, got["exports/recorded.bin"].Aborted)
+	assert.False(t, got["exports/recorded.bin"].Unrecorded)
+	for _, k := range []string{"exports/unrecorded.bin", "exports/stale.bin"} {
+		assert.True(t, got[k].Unrecorded, k)
+		assert.False(t, got[k].Aborted, k)
+	}
+	left := st.openUploads()
+	assert.Len(t, left, 3)
+	assert.NotContains(t, left, "exports/recorded.bin "+recordedID)
+	assert.NoFileExists(t, statePath("exports/recorded.bin"), "an aborted upload's state file goes with it")
+	assert.FileExists(t, statePath("exports/stale.bin"), "a state file of another upload stays")
+
+	_, err = s3dest.Clean(ctx, st.url("exports/"), 0, s3dest.WithStateFiles(nil))
 	require.ErrorIs(t, err, exportkit.ErrInvalidInput)
 }

@@ -6,7 +6,23 @@
 // Each range read from the vendor's storage becomes one part of a
 // multipart upload, uploaded as soon as it is read, in any order; nothing
 // is staged on disk, and memory holds at most connections × part size
-// bytes ([WithMemoryLimit] lowers it). The object becomes visible only
+// bytes of parts ([WithMemoryLimit] lowers it).
+//
+// Those bytes are one buffer per connection, allocated once when the
+// upload starts, reused part after part and freed when it ends. On Linux,
+// macOS and the BSDs they are an anonymous mapping outside the Go heap
+// (elsewhere, and under the race detector, on it): with GOGC=100 a heap of 128 MiB of parts may grow
+// toward twice that before the collector runs, while off the heap the
+// parts cost their size and the heap stays a few MiB. A part goes to
+// UploadPart as a seekable body with its CRC-64/NVME in a header and an
+// unsigned payload, so the SDK neither copies, buffers nor hashes it, and
+// rewinds it to retry; the body is cut off from its buffer before the
+// buffer takes the next part, since net/http may read a request's body
+// after the response came. The rest of a process's memory is its own:
+// the exportkit command's peak RSS is connections × part size plus about
+// 20 MiB, most of it its code and the Go runtime (README.md, "Into S3").
+//
+// The object becomes visible only
 // once it is complete and verified three ways: its size (given to
 // CompleteMultipartUpload, which S3 checks), the vendor's SHA-1 where it
 // gives one (hashed in order beside the transfer), and the store's own
@@ -22,7 +38,9 @@
 // export to the same object lists the upload's parts and uploads only
 // those missing, and one killed after it published the object finds the
 // object its own instead of refusing it as existing. [Clean]
-// aborts the uploads a killed delivery left, and the bucket lifecycle rule
+// aborts the uploads a killed delivery left (with [WithStateFiles], only
+// those a state file records: the store cannot tell exportkit's uploads
+// from another tool's), and the bucket lifecycle rule
 // AbortIncompleteMultipartUpload does it on the store's side.
 //
 // Credentials and region come from the AWS SDK's default chain
@@ -78,6 +96,7 @@ type options struct {
 	state       StateStore // where the resume state is kept; nil: nowhere
 	stateKey    string
 	memory      int64
+	statePath   func(key string) string // Clean's WithStateFiles
 	credentials aws.CredentialsProvider
 	httpClient  *http.Client
 	clientOpts  []func(*s3.Options)

@@ -152,7 +152,15 @@ func (d *Destination) loadState(ctx context.Context) *state {
 		return nil
 	}
 	b, err := d.cfg.state.Load(ctx, d.cfg.stateKey)
-	if err != nil || len(b) == 0 || len(b) > maxState {
+	if err != nil {
+		return nil
+	}
+	return decodeState(b)
+}
+
+// decodeState decodes a saved state; nil when it is empty or damaged.
+func decodeState(b []byte) *state {
+	if len(b) == 0 || len(b) > maxState {
 		return nil
 	}
 	var st state

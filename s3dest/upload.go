@@ -21,6 +21,10 @@ import (
 // while parts go up (a variable for the tests).
 var checkpointEvery = time.Second
 
+// onPool, when set by a test, learns the buffers of each upload: n of
+// size bytes.
+var onPool func(n int, size int64)
+
 // unsignedPayload: the parts carry their own CRC-64/NVME, which the store
 // checks, so SigV4 need not hash every body with SHA-256 too.
 var unsignedPayload = s3.WithAPIOptions(v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
@@ -301,8 +305,9 @@ func (d *Destination) listParts(ctx context.Context, uploadID string) ([]types.P
 }
 
 // run reads and uploads the parts on up to connections workers, and hashes
-// them here, in order, as they are read. A part's buffer is freed once it
-// is uploaded and hashed, so at most as many parts as workers are held.
+// them here, in order, as they are read. A part's buffer goes back to the
+// pool once it is uploaded and hashed: there are as many buffers as
+// workers, and no part is held outside them.
 func (u *upload) run(ctx context.Context) error {
 	u.ctx, u.cancel = context.WithCancelCause(ctx)
 	defer u.cancel(nil)
@@ -321,9 +326,19 @@ func (u *upload) run(ctx context.Context) error {
 		n = min(n, int(max(m/partSize, 1)))
 	}
 	n = max(min(n, work), 1)
+	// The parts' memory, allocated once: n buffers that parts take
+	// turns in, freed once every worker is done with them.
+	pool, err := newPartPool(n, partSize)
+	if err != nil {
+		return err
+	}
+	if onPool != nil {
+		onPool(n, partSize)
+	}
+	defer pool.release()
 	u.bufs = make(chan []byte, n)
-	for range n {
-		u.bufs <- nil
+	for _, b := range pool.bufs {
+		u.bufs <- b[:0]
 	}
 	var wg sync.WaitGroup
 	for range n {
@@ -345,7 +360,7 @@ func (u *upload) run(ctx context.Context) error {
 	wg.Wait()
 	stop()
 	u.mu.Lock()
-	err := u.err
+	err = u.err
 	u.mu.Unlock()
 	if err == nil && ctx.Err() != nil {
 		err = context.Cause(ctx)
@@ -435,9 +450,15 @@ func (u *upload) uploadPart(p *upPart) (etag, crc string, err error) {
 	d := u.d
 	crc = encodeCRC(crc64NVME(p.buf))
 	n := int32(p.Number)
+	// The body is seekable and its checksum given: the SDK sends the
+	// buffer as it is, copying nothing. Closing it before the buffer goes
+	// back to the pool keeps a late read by the transport off the next
+	// part's bytes.
+	body := newPartBody(p.buf)
+	defer body.close()
 	out, err := d.s3.UploadPart(u.ctx, &s3.UploadPartInput{
 		Bucket: &d.target.Bucket, Key: &d.target.Key, UploadId: &u.st.UploadID, PartNumber: &n,
-		Body: bytes.NewReader(p.buf), ContentLength: aws.Int64(p.Size()),
+		Body: body, ContentLength: aws.Int64(p.Size()),
 		ChecksumCRC64NVME: aws.String(crc),
 	}, unsignedPayload)
 	if err != nil {

@@ -95,7 +95,8 @@ func s3Dest(ctx context.Context, out string, state s3dest.Option, force, noResum
 // s3StatePath is where the resume state of a delivery to an s3:// URL is
 // kept while it runs: $EXPORTKIT_STATE_DIR, or the user's cache directory,
 // under exportkit/s3/, named after the bucket and key (never a
-// credential).
+// credential), as the URL spells them once parsed, so that clean finds
+// the state file of an object however download was given its URL.
 func s3StatePath(out string) string {
 	dir := os.Getenv("EXPORTKIT_STATE_DIR")
 	if dir == "" {
@@ -105,7 +106,11 @@ func s3StatePath(out string) string {
 		}
 		dir = filepath.Join(base, "exportkit")
 	}
-	sum := sha256.Sum256([]byte(redactOutput(out)))
+	name := redactOutput(out)
+	if t, err := s3dest.Parse(out, false); err == nil {
+		name = t.String()
+	}
+	sum := sha256.Sum256([]byte(name))
 	return filepath.Join(dir, "s3", hex.EncodeToString(sum[:12])+".state")
 }
 

@@ -20,6 +20,19 @@ import (
 	"github.com/exportkit/exportkit/internal/bench"
 )
 
+// TestS3StatePathCanonical: download and clean name an object's state
+// file alike, whatever query the download's URL carried.
+func TestS3StatePathCanonical(t *testing.T) {
+	want := s3StatePath("s3://b/exports/x.csv")
+	for _, out := range []string{
+		"s3://b/exports/x.csv?endpoint=127.0.0.1%3A9000&use_path_style=true&disable_https=true",
+		"s3://b/exports/x.csv?region=eu-west-1",
+	} {
+		assert.Equal(t, want, s3StatePath(out), out)
+	}
+	assert.NotEqual(t, want, s3StatePath("s3://b/exports/y.csv"))
+}
+
 // TestDownloadBadDestination: a destination URL that cannot be right is a
 // usage error (exit 2) before any request.
 func TestDownloadBadDestination(t *testing.T) {
@@ -110,6 +123,28 @@ func TestDownloadToS3(t *testing.T) {
 	r = runWith(t, env, "clean", "s3://"+bucket+"/exports/"+q, "--older-than", "0s", "--json").must(t, exitOK)
 	assert.JSONEq(t, `{"uploads": []}`, r.stdout)
 	runWith(t, env, "clean", "s3://"+bucket+"/exports/"+q).must(t, exitUsage)
+
+	// An upload that looks like exportkit's (a full-object CRC-64/NVME)
+	// but that no state file records: listed, left alone.
+	mu, err := c.CreateMultipartUpload(context.Background(), &s3.CreateMultipartUploadInput{Bucket: &bucket,
+		Key: aws.String("exports/another-tool.csv"), ChecksumAlgorithm: "CRC64NVME", ChecksumType: "FULL_OBJECT"})
+	require.NoError(t, err)
+	r = runWith(t, env, "clean", "s3://"+bucket+"/exports/"+q, "--older-than", "0s", "--json").must(t, exitOK)
+	var cleaned struct{ Uploads []cleanView }
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &cleaned), r.stdout)
+	require.Len(t, cleaned.Uploads, 1)
+	assert.True(t, cleaned.Uploads[0].Unrecorded)
+	assert.False(t, cleaned.Uploads[0].Aborted)
+	// --all aborts it too.
+	r = runWith(t, env, "clean", "s3://"+bucket+"/exports/"+q, "--older-than", "0s", "--all", "--json").must(t, exitOK)
+	cleaned.Uploads = nil
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &cleaned), r.stdout)
+	require.Len(t, cleaned.Uploads, 1)
+	assert.False(t, cleaned.Uploads[0].Unrecorded)
+	assert.True(t, cleaned.Uploads[0].Aborted)
+	_, err = c.ListParts(context.Background(), &s3.ListPartsInput{Bucket: &bucket,
+		Key: aws.String("exports/another-tool.csv"), UploadId: mu.UploadId})
+	require.Error(t, err, "clean --all left it open")
 
 	// Wrong credentials: a clear error, without the secret.
 	bad := append(append([]string{}, env...), "AWS_SECRET_ACCESS_KEY=not-the-right-secret-42")

@@ -17,6 +17,10 @@
 //
 //	bash .ci/bench-tools.sh && bash .ci/versitygw.sh install
 //	cd internal/cmd/s3bench && go run . -size 1GiB
+//
+// -rows picks rows (direct, file, pipe); -baseline DIR also builds the
+// command of another checkout and runs it as the row base, beside direct:
+// a before/after of a change in one run, on the same machine load.
 package main
 
 import (
@@ -63,6 +67,8 @@ func main() {
 	flag.Float64Var(&o.rate, "rate", 20, "bandwidth cap per connection, MB/s (10^6 bytes)")
 	flag.StringVar(&o.dir, "dir", os.TempDir(), "directory for the served file, the gateway and the local copy")
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Minute, "give up after this long")
+	flag.StringVar(&o.baseline, "baseline", "", "another checkout of exportkit: its CLI is built too, and the row base delivers with it as direct does (a before/after in one run)")
+	flag.StringVar(&o.rows, "rows", "direct,file,pipe", "the rows to run: direct (-o s3://…), file (-o FILE, then transfermanager), pipe (-o - | transfermanager)")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("s3bench: ")
@@ -76,6 +82,7 @@ func main() {
 
 type options struct {
 	size, partSize, dir string
+	rows, baseline      string
 	rounds, conns       int
 	latency, timeout    time.Duration
 	rate                float64
@@ -83,6 +90,8 @@ type options struct {
 
 // row is one way of getting the file into the bucket.
 type row struct {
+	id    string // its -rows name
+	key   string // the object it stores
 	name  string
 	steps [][]string // processes run one after the other; a step of two is a pipe
 	wall  []time.Duration
@@ -106,9 +115,22 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	defer os.RemoveAll(work)
-	bin, err := buildCLI(ctx, work)
+	mod, err := bench.ModuleRoot(ctx) // this module's directory
 	if err != nil {
 		return err
+	}
+	bin, err := buildCLI(ctx, filepath.Join(mod, "..", "..", ".."), filepath.Join(work, "exportkit"))
+	if err != nil {
+		return err
+	}
+	baseBin := ""
+	if o.baseline != "" {
+		if baseBin, err = buildCLI(ctx, o.baseline, filepath.Join(work, "exportkit-base")); err != nil {
+			return err
+		}
+		if !strings.Contains(o.rows, "base") {
+			o.rows = "base," + o.rows
+		}
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -171,19 +193,32 @@ func run(ctx context.Context, o options) error {
 	q := "?endpoint=" + url.QueryEscape(gw.Endpoint) + "&use_path_style=true&disable_https=true&region=us-east-1"
 	local := filepath.Join(work, "local.csv")
 	conns, ps := fmt.Sprint(o.conns), fmt.Sprint(partSize)
-	dl := func(out string) []string {
+	dlWith := func(bin, out string) []string {
 		return []string{bin, "download", "orbit", bench.OrbitExportID, "-o", out, "--force", "-q", "--json",
 			"--base-url", apiURL, "--connections", conns, "--part-size", ps}
 	}
+	dl := func(out string) []string { return dlWith(bin, out) }
 	tm := func(src, key string) []string {
 		return []string{self, "tm-upload", gw.Endpoint, bucket, key, src, conns, ps}
 	}
-	rows := []*row{
-		{name: "exportkit download -o s3://…", steps: [][]string{dl("s3://" + bucket + "/direct.csv" + q)}},
-		{name: "exportkit download -o FILE, then transfermanager", steps: [][]string{dl(local), tm(local, "file.csv")}},
+	all := []*row{
+		{id: "direct", key: "direct.csv", name: "exportkit download -o s3://…", steps: [][]string{dl("s3://" + bucket + "/direct.csv" + q)}},
+		{id: "file", key: "file.csv", name: "exportkit download -o FILE, then transfermanager", steps: [][]string{dl(local), tm(local, "file.csv")}},
 		// One step: "|", the writer, "|", the reader.
-		{name: "exportkit download -o - | transfermanager", steps: [][]string{
+		{id: "pipe", key: "pipe.csv", name: "exportkit download -o - | transfermanager", steps: [][]string{
 			slices.Concat([]string{"|"}, dl("-"), []string{"|"}, tm("-", "pipe.csv"))}},
+	}
+	if baseBin != "" {
+		all = append(all, &row{id: "base", key: "base.csv", name: "exportkit download -o s3://… (the -baseline build)",
+			steps: [][]string{dlWith(baseBin, "s3://"+bucket+"/base.csv"+q)}})
+	}
+	var rows []*row
+	for _, id := range strings.Split(o.rows, ",") {
+		i := slices.IndexFunc(all, func(r *row) bool { return r.id == strings.TrimSpace(id) })
+		if i < 0 {
+			return fmt.Errorf("-rows: unknown row %q (direct, file, pipe; base with -baseline)", id)
+		}
+		rows = append(rows, all[i])
 	}
 	env := append(os.Environ(), bench.OrbitEnv...)
 	env = append(env, "AWS_ACCESS_KEY_ID="+bench.VersityAccessKey, "AWS_SECRET_ACCESS_KEY="+bench.VersitySecretKey,
@@ -203,10 +238,10 @@ func run(ctx context.Context, o options) error {
 			os.Remove(local)
 		}
 	}
-	for _, key := range []string{"direct.csv", "file.csv", "pipe.csv"} {
-		out, err := s3c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: aws.String(key)})
+	for _, rw := range rows {
+		out, err := s3c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: aws.String(rw.key)})
 		if err != nil || aws.ToInt64(out.ContentLength) != size {
-			return fmt.Errorf("%s: not stored whole: %v", key, err)
+			return fmt.Errorf("%s: not stored whole: %v", rw.key, err)
 		}
 	}
 	fmt.Printf("\n%s from nginx behind Toxiproxy (%s, %.0f MB/s per connection) into versitygw (posix) on loopback; "+
@@ -308,16 +343,11 @@ func median(ds []time.Duration) time.Duration {
 	return s[len(s)/2]
 }
 
-// buildCLI builds the exportkit command of the repository this module
-// sits in (three directories up from its go.mod) into dir.
-func buildCLI(ctx context.Context, dir string) (string, error) {
-	mod, err := bench.ModuleRoot(ctx) // this module's directory
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "exportkit")
+// buildCLI builds the exportkit command of the checkout src (this
+// module's own is three directories up from its go.mod) as bin.
+func buildCLI(ctx context.Context, src, bin string) (string, error) {
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/exportkit")
-	cmd.Dir = filepath.Join(mod, "..", "..", "..")
+	cmd.Dir = src
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build ./cmd/exportkit: %v\n%s", err, out)
 	}
