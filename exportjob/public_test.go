@@ -3,6 +3,8 @@ package exportjob
 import (
 	"errors"
 	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -67,4 +69,33 @@ func TestRefused(t *testing.T) {
 	} {
 		require.Equal(t, tc.want, Refused(tc.err), "%v", tc.err)
 	}
+}
+
+func TestLoadManifest(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "sync.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(`dir: files
+jobs:
+  - name: logs
+    vendor: brainbase
+    every: 1h
+    catchup: 0
+    format: CSV
+  - name: bot
+    vendor: kore
+    bot: st-bot-1
+`), 0o644))
+	jobs, got, err := LoadManifest(path)
+	require.NoError(t, err)
+	require.Equal(t, filepath.Join(dir, "files"), got)
+	require.Equal(t, []Job{
+		{Name: "logs", Vendor: exportkit.Brainbase, Every: time.Hour, Catchup: -1, Params: map[string]string{"format": "CSV"}},
+		{Name: "bot", Vendor: exportkit.Kore, Every: DefaultEvery, Catchup: DefaultCatchup, Params: map[string]string{"bot": "st-bot-1"}},
+	}, jobs)
+
+	require.NoError(t, os.WriteFile(path, []byte("jobs:\n  - name: x\n    vendor: nope\n"), 0o644))
+	_, _, err = LoadManifest(path)
+	require.ErrorIs(t, err, exportkit.ErrInvalidInput)
+	_, _, err = LoadManifest(filepath.Join(dir, "missing.yaml"))
+	require.ErrorIs(t, err, os.ErrNotExist)
 }
