@@ -274,6 +274,7 @@ func TestIntegrationJobRunsOncePerFingerprint(t *testing.T) {
 		assert.True(t, a.Started != b.Started, "%s: one start, one refusal", a.Fingerprint)
 	}
 
+	var logsOwned [][]string // the hourly job's runs, oldest first
 	for _, s := range starts[0] {
 		var out JobRunOutput
 		require.NoError(t, tc.GetWorkflow(context.Background(), s.Fingerprint, "").Get(context.Background(), &out), s.Fingerprint)
@@ -292,8 +293,15 @@ func TestIntegrationJobRunsOncePerFingerprint(t *testing.T) {
 		if job.Vendor == exportkit.Orbit {
 			assert.Equal(t, exportjob.IdempotencyKey(s.Fingerprint, 1), out.Intent.Key)
 		}
+		if s.Job == "logs" {
+			logsOwned = append(logsOwned, out.Owned)
+		}
 		replay(t, tc, s.Fingerprint, "", "")
 	}
+	require.Len(t, logsOwned, 2)
+	require.Len(t, logsOwned[0], 1)
+	assert.Equal(t, []string{logsOwned[0][0]}, logsOwned[1][:1], "the second run left the first one's export out")
+	assert.NotEqual(t, logsOwned[0][0], logsOwned[1][1])
 	assert.Positive(t, srv.LostCreateReplies())
 	count := map[exportkit.Vendor]int{}
 	for _, e := range srv.Exports() {
