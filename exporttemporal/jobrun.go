@@ -270,15 +270,20 @@ func createOnce(ctx workflow.Context, vendor exportkit.Vendor, intent exportjob.
 			return info, nil, nil
 		case errors.As(err, &canceled):
 			return info, nil, err
-		case errors.As(err, &ae) && ae.Type() == ErrTypeRateLimited && attempt < 4:
+		case errors.As(err, &ae) && ae.Type() == ErrTypeRateLimited:
+			if attempt >= 4 {
+				return info, nil, err // refused: nothing was created
+			}
 			// Refused: nothing was created; the same intent goes again.
 			if err := workflow.Sleep(ctx, max(ae.NextRetryDelay(), time.Second)); err != nil {
 				return info, nil, err
 			}
 			continue
-		case errors.As(err, &ae) && ae.Type() != ErrTypeCreateUncertain && ae.Type() != ErrTypeTransient:
+		case errors.As(err, &ae) && ae.NonRetryable() && ae.Type() != ErrTypeCreateUncertain:
 			return info, nil, err // refused: nothing was created
 		}
-		return info, err, nil // a lost reply, a lost worker, a timeout
+		// A lost reply, a lost worker, a timeout, a panic, an error the
+		// activity did not classify: the create may have landed.
+		return info, err, nil
 	}
 }

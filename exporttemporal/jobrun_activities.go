@@ -56,10 +56,12 @@ type AwaitRunOutput struct {
 // intent.
 //
 // A refusal that proves nothing was created (input refused, a 4xx answer
-// but 408: [exportjob.Refused]) is the usual non-retryable error (a 429 is
-// [ErrTypeRateLimited], with the server's delay); any other failure may
-// have created the export, and is a non-retryable [ErrTypeCreateUncertain]
-// error, to be reconciled ([Activities.ReconcileJobRun]).
+// but 408: [exportjob.Refused]) is a non-retryable error of the usual type
+// ([ErrTypeCreateRefused] where none fits), but a 429, which is
+// [ErrTypeRateLimited] with the server's delay; any other failure, the
+// activity's own context ending included, may have created the export,
+// and is a non-retryable [ErrTypeCreateUncertain] error, to be reconciled
+// ([Activities.ReconcileJobRun]).
 func (a *Activities) CreateJobRun(ctx context.Context, req JobCreateRequest) (ExportInfo, error) {
 	if err := a.check(); err != nil {
 		return ExportInfo{}, asTemporal(ctx, err)
@@ -79,13 +81,15 @@ func (a *Activities) CreateJobRun(ctx context.Context, req JobCreateRequest) (Ex
 		}
 		return info, nil
 	case ctx.Err() != nil:
-		return ExportInfo{}, err // the SDK reports the timeout or the cancellation
+		// The worker stopping, a timeout: the request may have left.
+		return ExportInfo{}, uncertain(err)
 	case exportjob.Refused(err):
 		terr := asTemporal(ctx, err)
-		if t := ErrorType(terr); t == ErrTypeTransient || t == "" {
-			return ExportInfo{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeCreateRefused, err)
+		var ae *temporal.ApplicationError
+		if errors.As(terr, &ae) && (ae.NonRetryable() || ae.Type() == ErrTypeRateLimited) {
+			return ExportInfo{}, terr
 		}
-		return ExportInfo{}, terr
+		return ExportInfo{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeCreateRefused, err)
 	}
 	return ExportInfo{}, uncertain(err)
 }

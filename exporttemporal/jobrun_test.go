@@ -254,6 +254,26 @@ func TestJobRunWorkerLostMidCreate(t *testing.T) {
 	}
 }
 
+// A create activity that fails in a way it did not classify (a plain
+// error, as from a worker stopping mid-request) may have created the
+// export: reconciled, not taken for a refusal.
+func TestJobRunUnclassifiedCreateErrorIsReconciled(t *testing.T) {
+	srv, c := newServer(t, exporttest.ReadyAfter(0))
+	env := jobEnv(t, c)
+	real := NewActivities(c)
+	env.OnActivity("CreateJobRun", mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, req JobCreateRequest) (ExportInfo, error) {
+			_, err := real.CreateJobRun(ctx, req)
+			require.NoError(t, err)
+			return ExportInfo{}, context.Canceled
+		})
+	out, err := runJob(t, env, jobFor(exportkit.Memsolus), t.TempDir())
+	require.NoError(t, err)
+	assert.Equal(t, JobRunDone, out.State)
+	assert.True(t, out.Adopted)
+	assert.Len(t, exportsOf(srv, exportkit.Memsolus), 1)
+}
+
 // A create the vendor refuses created nothing: the run fails, without a
 // reconciliation.
 func TestJobRunRefusedCreateFails(t *testing.T) {
