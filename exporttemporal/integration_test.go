@@ -318,3 +318,54 @@ func TestIntegrationJobRunsOncePerFingerprint(t *testing.T) {
 		assert.False(t, s.Started, "%s: done runs are not started again", s.Fingerprint)
 	}
 }
+
+// Worker A is stopped while its create request is in flight: the fake has
+// carried the create out and holds the reply back. The create activity is
+// not retried; worker B reconciles, adopts the export the create made and
+// downloads it. The vendor holds one export.
+func TestIntegrationJobRunWorkerLostMidCreate(t *testing.T) {
+	ts := newTemporal(t)
+	srv, c := newServer(t, exporttest.ReadyAfter(1), exporttest.FileSize(32<<10))
+	require.NoError(t, srv.Inject(exporttest.On(exportkit.Brainbase).Method(http.MethodPost).StallAfter(0, time.Minute)))
+	tc := ts.GetDefaultClient()
+	acts := NewActivities(c)
+	acts.Temporal = tc
+	const queue = "killed"
+	register := func(r worker.Registry) { Register(r, acts) }
+	workerA := ts.NewWorker(queue, register)
+	dir := t.TempDir()
+	job := exportjob.Job{Name: "logs", Vendor: exportkit.Brainbase, Catchup: -1, Params: map[string]string{"format": "CSV"}}
+	starts, err := StartJobRuns(context.Background(), tc, []exportjob.Job{job}, time.Now(), StartOptions{
+		TaskQueue: queue, WorkflowExecutionTimeout: 2 * time.Minute,
+		Run: JobRunInput{Dir: dir, CreateTimeout: 3 * time.Second,
+			Wait: ExportWorkflowInput{Schedule: exportkit.PollSchedule{Min: 50 * time.Millisecond, Max: 50 * time.Millisecond, Multiplier: 1}}},
+	})
+	require.NoError(t, err)
+	require.Len(t, starts, 1)
+	require.True(t, starts[0].Started)
+
+	require.Eventually(t, func() bool { return len(srv.Exports()) == 1 }, 30*time.Second, 10*time.Millisecond,
+		"the create reaches the fake")
+	workerA.Stop() // the create's reply has not come back
+	ts.NewWorker(queue, register)
+
+	var out JobRunOutput
+	require.NoError(t, tc.GetWorkflow(context.Background(), starts[0].Fingerprint, "").Get(context.Background(), &out))
+	assert.Equal(t, JobRunDone, out.State)
+	assert.True(t, out.Adopted, "reconciled")
+	ex := srv.Exports()
+	require.Len(t, ex, 1, "one export at the vendor")
+	assert.Equal(t, ex[0].ID, out.Export.ID)
+	nj, err := exportjob.Normalize(job)
+	require.NoError(t, err)
+	assert.Equal(t, srv.File(exportkit.Brainbase, out.Export.ID),
+		mustRead(t, filepath.Join(dir, filepath.FromSlash(exportjob.FileName(nj, starts[0].Period)))))
+	creates := 0
+	for _, r := range srv.Requests() {
+		if r.Method == http.MethodPost && !r.Storage {
+			creates++
+		}
+	}
+	assert.Equal(t, 1, creates, "the create was sent once")
+	replay(t, tc, starts[0].Fingerprint, "", "")
+}

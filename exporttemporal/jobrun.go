@@ -33,6 +33,10 @@ type JobRunInput struct {
 	// time may be and still match in reconciliation (default
 	// [DefaultClockSkew]).
 	ClockSkew time.Duration `json:",omitempty"`
+	// CreateTimeout bounds the create activity (default
+	// [DefaultCreateTimeout]): a worker lost mid-create is noticed, and
+	// the run reconciled, that long after the create started.
+	CreateTimeout time.Duration `json:",omitempty"`
 	// Wait sets the wait and the download (its Create, Export, Destination
 	// and Carry are ignored): [ExportWorkflowInput]'s defaults apply.
 	Wait ExportWorkflowInput
@@ -94,7 +98,8 @@ const QueryJobRun = "exportkit.jobrun"
 
 // Defaults of [JobRunInput].
 const (
-	DefaultClockSkew = 2 * time.Minute
+	DefaultClockSkew     = 2 * time.Minute
+	DefaultCreateTimeout = 5 * time.Minute
 	// maxOwned bounds the ids a run carries on to the next.
 	maxOwned = 64
 )
@@ -201,7 +206,10 @@ func JobRunWorkflow(ctx workflow.Context, in JobRunInput) (JobRunOutput, error) 
 	out.Intent = &intent
 
 	// 4. The create, sent once.
-	info, cause, err := createOnce(ctx, job.Vendor, intent)
+	if in.CreateTimeout <= 0 {
+		in.CreateTimeout = DefaultCreateTimeout
+	}
+	info, cause, err := createOnce(ctx, job.Vendor, intent, in.CreateTimeout)
 	if err != nil {
 		return out, err
 	}
@@ -255,10 +263,10 @@ func JobRunWorkflow(ctx workflow.Context, in JobRunInput) (JobRunOutput, error) 
 // createOnce runs CreateJobRun without automatic retries. It returns the
 // export, or cause: why the create may have landed unseen; or err, a
 // refusal that created nothing.
-func createOnce(ctx workflow.Context, vendor exportkit.Vendor, intent exportjob.Intent) (info ExportInfo, cause, err error) {
+func createOnce(ctx workflow.Context, vendor exportkit.Vendor, intent exportjob.Intent, timeout time.Duration) (info ExportInfo, cause, err error) {
 	var a *Activities
 	cctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 5 * time.Minute,
+		StartToCloseTimeout: timeout,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 1},
 	})
 	for attempt := 1; ; attempt++ {
