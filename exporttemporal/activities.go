@@ -7,11 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/exportkit/exportkit"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 )
 
@@ -23,6 +26,10 @@ import (
 // before the worker starts and do not change them after.
 type Activities struct {
 	Sinks map[string]Sink
+	// Temporal is the client [Activities.AwaitPreviousRun] asks about a
+	// job's previous run with; [JobRunWorkflow] needs it. Set it before
+	// the worker starts (the worker's own client will do).
+	Temporal client.Client
 
 	client *exportkit.Client
 }
@@ -33,9 +40,11 @@ func NewActivities(client *exportkit.Client) *Activities {
 	return &Activities{client: client}
 }
 
-// Register registers [ExportWorkflow] and the activities a on r, a worker.
+// Register registers [ExportWorkflow], [JobRunWorkflow] and the
+// activities a on r, a worker.
 func Register(r worker.Registry, a *Activities) {
 	r.RegisterWorkflow(ExportWorkflow)
+	r.RegisterWorkflow(JobRunWorkflow)
 	r.RegisterActivity(a)
 }
 
@@ -298,10 +307,11 @@ type downloadHeartbeat struct {
 // heartbeats the progress, so give it a heartbeat timeout. It reads the
 // export's status first, for a fresh signed URL.
 //
-// A retry writes to the same destination: to a Path, exportkit's
-// DownloadFile takes up what an earlier attempt left where it can (a
-// partial file and its state beside it) and starts over cleanly where it
-// cannot; a Sink is given the whole file again. A failed or expired export
+// A Path's directory is made when missing. A retry writes to the same
+// destination: to a Path, exportkit's DownloadFile takes up what an
+// earlier attempt left where it can (a partial file and its state beside
+// it) and starts over cleanly where it cannot; a Sink is given the whole
+// file again. A failed or expired export
 // is a non-retryable error; bytes that do not verify are retried.
 func (a *Activities) DownloadExport(ctx context.Context, req DownloadRequest) (DownloadOutput, error) {
 	if err := a.check(); err != nil {
@@ -364,6 +374,9 @@ func (a *Activities) DownloadExport(ctx context.Context, req DownloadRequest) (D
 
 	var res *exportkit.DownloadResult
 	if sink == nil {
+		if err := os.MkdirAll(filepath.Dir(dst.Path), 0o755); err != nil {
+			return out, asTemporal(ctx, err)
+		}
 		res, err = a.client.DownloadFile(ctx, e, dst.Path, opts...)
 	} else {
 		res, err = putToSink(ctx, a.client, e, sink, dst.Key, opts)

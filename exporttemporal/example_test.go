@@ -7,10 +7,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/exportkit/exportkit"
+	"github.com/exportkit/exportkit/exportjob"
 	"github.com/exportkit/exportkit/exporttemporal"
 	"github.com/exportkit/exportkit/exporttest"
+	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
@@ -72,4 +75,72 @@ func ExampleExportWorkflow() {
 	// Output:
 	// brainbase ready after 3 status reads
 	// 4096 bytes, verified: true
+}
+
+// A manifest's jobs on many machines (compiled, not run): every machine
+// runs a worker and, from cron or a loop, starts the runs due; Temporal
+// refuses the runs another machine started.
+func Example_jobRuns() {
+	ctx := context.Background()
+	c, err := exportkit.NewClient()
+	if err != nil {
+		return
+	}
+	tc, err := client.Dial(client.Options{HostPort: client.DefaultHostPort})
+	if err != nil {
+		return
+	}
+	defer tc.Close()
+	w := worker.New(tc, "exports", worker.Options{})
+	jobs := []exportjob.Job{{Name: "logs", Vendor: exportkit.Brainbase, Params: map[string]string{"format": "CSV"}}}
+
+	acts := exporttemporal.NewActivities(c)
+	acts.Temporal = tc // the worker's Temporal client: a run waits for its job's previous one
+	exporttemporal.Register(w, acts)
+	// on each machine, from cron or a loop:
+	starts, err := exporttemporal.StartJobRuns(ctx, tc, jobs, time.Now(), exporttemporal.StartOptions{
+		TaskQueue: "exports", Run: exporttemporal.JobRunInput{Dir: "/shared/exports"},
+	})
+	// starts[i].Started is false where Temporal refused a run already running or done
+	for _, s := range starts {
+		fmt.Println(s.Fingerprint, s.Started)
+	}
+	_ = w.Run(worker.InterruptCh())
+}
+
+// JobRunWorkflow on Temporal's test environment, against a fake that
+// loses every create reply: the create is not sent again, reconciliation
+// finds the export it made, and the run adopts and downloads it. The
+// previous run's wait, which asks a Temporal server, is stubbed.
+func ExampleJobRunWorkflow() {
+	srv := exporttest.NewServer(exporttest.ReadyAfter(1), exporttest.FileSize(2048), exporttest.LoseCreateReplies(1))
+	defer srv.Close()
+	dir, _ := os.MkdirTemp("", "example")
+	defer os.RemoveAll(dir)
+
+	var suite testsuite.WorkflowTestSuite
+	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	env := suite.NewTestWorkflowEnvironment()
+	exporttemporal.Register(env, exporttemporal.NewActivities(srv.Client()))
+	env.OnActivity("AwaitPreviousRun", mock.Anything, mock.Anything).Return(exporttemporal.AwaitRunOutput{}, nil)
+
+	day := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	env.ExecuteWorkflow(exporttemporal.JobRunWorkflow, exporttemporal.JobRunInput{
+		Job:    exportjob.Job{Name: "logs", Vendor: exportkit.Brainbase, Params: map[string]string{"format": "CSV"}},
+		Period: exportjob.Period{Start: day, End: day.AddDate(0, 0, 1)},
+		Dir:    dir,
+	})
+	var out exporttemporal.JobRunOutput
+	if err := env.GetWorkflowResult(&out); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(out.Fingerprint, out.State, "adopted:", out.Adopted)
+	fmt.Println("exports at the vendor:", len(srv.Exports()), "lost replies:", srv.LostCreateReplies())
+	fi, err := os.Stat(filepath.Join(dir, "logs", "2026-12-01T00-00-00Z.csv"))
+	fmt.Println(fi.Size(), err)
+	// Output:
+	// logs@2026-12-01T00:00:00Z done adopted: true
+	// exports at the vendor: 1 lost replies: 1
+	// 2048 <nil>
 }

@@ -14,10 +14,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/exportkit/exportkit"
+	"github.com/exportkit/exportkit/exportjob"
 	"github.com/exportkit/exportkit/exporttest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -217,6 +219,7 @@ func replay(t *testing.T, tc client.Client, id, runID, file string) {
 	}
 	r := worker.NewWorkflowReplayer()
 	r.RegisterWorkflow(ExportWorkflow)
+	r.RegisterWorkflow(JobRunWorkflow)
 	require.NoError(t, r.ReplayWorkflowHistory(quietLogger, &hist), "the history replays")
 	if file == "" {
 		return
@@ -225,4 +228,144 @@ func replay(t *testing.T, tc client.Client, id, runID, file string) {
 	require.NoError(t, err)
 	require.NoError(t, os.MkdirAll(filepath.Dir(file), 0o755))
 	require.NoError(t, os.WriteFile(file, append(b, '\n'), 0o644))
+}
+
+// Two machines start the same job runs at once, on a fake that loses
+// every create reply: Temporal starts one workflow per fingerprint and
+// refuses the other start; each run's lost reply is reconciled and the
+// export adopted; the vendors hold exactly one export per run. The hourly
+// job's two runs (the current period and the one missed) create one after
+// the other, the second leaving out the first's export, so both adopt
+// their own. A start after the runs ended is refused too.
+func TestIntegrationJobRunsOncePerFingerprint(t *testing.T) {
+	ts := newTemporal(t)
+	srv, c := newServer(t, exporttest.ReadyAfter(2), exporttest.FileSize(64<<10), exporttest.LoseCreateReplies(1))
+	tc := ts.GetDefaultClient()
+	acts := NewActivities(c)
+	acts.Temporal = tc
+	const queue = "jobs"
+	ts.NewWorker(queue, func(r worker.Registry) { Register(r, acts) })
+	dir := t.TempDir()
+	jobs := []exportjob.Job{
+		{Name: "logs", Vendor: exportkit.Brainbase, Every: time.Hour, Catchup: 1, Params: map[string]string{"format": "CSV"}},
+		{Name: "memories", Vendor: exportkit.Memsolus, Catchup: -1, Params: map[string]string{"format": "json"}},
+		{Name: "audience", Vendor: exportkit.Orbit, Catchup: -1, Params: map[string]string{"audience": "aud_1"}},
+		{Name: "bot", Vendor: exportkit.Kore, Catchup: -1, Params: map[string]string{"bot": "st-bot-1"}},
+	}
+	opts := StartOptions{TaskQueue: queue, WorkflowExecutionTimeout: 2 * time.Minute, Run: JobRunInput{Dir: dir,
+		Wait: ExportWorkflowInput{Schedule: exportkit.PollSchedule{Min: 50 * time.Millisecond, Max: 100 * time.Millisecond, Multiplier: 1.5}}}}
+	now := time.Now()
+
+	var wg sync.WaitGroup
+	starts := make([][]JobRunStart, 2)
+	for i := range starts {
+		wg.Go(func() {
+			var err error
+			starts[i], err = StartJobRuns(context.Background(), tc, jobs, now, opts)
+			assert.NoError(t, err)
+		})
+	}
+	wg.Wait()
+	require.Len(t, starts[0], 5)
+	require.Len(t, starts[1], 5)
+	for i := range starts[0] {
+		a, b := starts[0][i], starts[1][i]
+		require.Equal(t, a.Fingerprint, b.Fingerprint)
+		assert.True(t, a.Started != b.Started, "%s: one start, one refusal", a.Fingerprint)
+	}
+
+	var logsOwned [][]string // the hourly job's runs, oldest first
+	for _, s := range starts[0] {
+		var out JobRunOutput
+		require.NoError(t, tc.GetWorkflow(context.Background(), s.Fingerprint, "").Get(context.Background(), &out), s.Fingerprint)
+		assert.Equal(t, JobRunDone, out.State, s.Fingerprint)
+		assert.True(t, out.Adopted, "%s: the lost reply was reconciled", s.Fingerprint)
+		job := jobs[0]
+		for _, j := range jobs {
+			if j.Name == s.Job {
+				job = j
+			}
+		}
+		nj, err := exportjob.Normalize(job)
+		require.NoError(t, err)
+		got := mustRead(t, filepath.Join(dir, filepath.FromSlash(exportjob.FileName(nj, s.Period))))
+		assert.Equal(t, srv.File(job.Vendor, out.Export.ID), got, s.Fingerprint)
+		if job.Vendor == exportkit.Orbit {
+			assert.Equal(t, exportjob.IdempotencyKey(s.Fingerprint, 1), out.Intent.Key)
+		}
+		if s.Job == "logs" {
+			logsOwned = append(logsOwned, out.Owned)
+		}
+		replay(t, tc, s.Fingerprint, "", "")
+	}
+	require.Len(t, logsOwned, 2)
+	require.Len(t, logsOwned[0], 1)
+	assert.Equal(t, []string{logsOwned[0][0]}, logsOwned[1][:1], "the second run left the first one's export out")
+	assert.NotEqual(t, logsOwned[0][0], logsOwned[1][1])
+	assert.Positive(t, srv.LostCreateReplies())
+	count := map[exportkit.Vendor]int{}
+	for _, e := range srv.Exports() {
+		if e.Vendor != exportkit.Orbit || e.Kind == "run" {
+			count[e.Vendor]++
+		}
+	}
+	assert.Equal(t, map[exportkit.Vendor]int{exportkit.Brainbase: 2, exportkit.Memsolus: 1, exportkit.Orbit: 1, exportkit.Kore: 1}, count,
+		"one export per run")
+
+	again, err := StartJobRuns(context.Background(), tc, jobs, now, opts)
+	require.NoError(t, err)
+	for _, s := range again {
+		assert.False(t, s.Started, "%s: done runs are not started again", s.Fingerprint)
+	}
+}
+
+// Worker A is stopped while its create request is in flight: the fake has
+// carried the create out and holds the reply back. The create activity is
+// not retried; worker B reconciles, adopts the export the create made and
+// downloads it. The vendor holds one export.
+func TestIntegrationJobRunWorkerLostMidCreate(t *testing.T) {
+	ts := newTemporal(t)
+	srv, c := newServer(t, exporttest.ReadyAfter(1), exporttest.FileSize(32<<10))
+	require.NoError(t, srv.Inject(exporttest.On(exportkit.Brainbase).Method(http.MethodPost).StallAfter(0, time.Minute)))
+	tc := ts.GetDefaultClient()
+	acts := NewActivities(c)
+	acts.Temporal = tc
+	const queue = "killed"
+	register := func(r worker.Registry) { Register(r, acts) }
+	workerA := ts.NewWorker(queue, register)
+	dir := t.TempDir()
+	job := exportjob.Job{Name: "logs", Vendor: exportkit.Brainbase, Catchup: -1, Params: map[string]string{"format": "CSV"}}
+	starts, err := StartJobRuns(context.Background(), tc, []exportjob.Job{job}, time.Now(), StartOptions{
+		TaskQueue: queue, WorkflowExecutionTimeout: 2 * time.Minute,
+		Run: JobRunInput{Dir: dir, CreateTimeout: 3 * time.Second,
+			Wait: ExportWorkflowInput{Schedule: exportkit.PollSchedule{Min: 50 * time.Millisecond, Max: 50 * time.Millisecond, Multiplier: 1}}},
+	})
+	require.NoError(t, err)
+	require.Len(t, starts, 1)
+	require.True(t, starts[0].Started)
+
+	require.Eventually(t, func() bool { return len(srv.Exports()) == 1 }, 30*time.Second, 10*time.Millisecond,
+		"the create reaches the fake")
+	workerA.Stop() // the create's reply has not come back
+	ts.NewWorker(queue, register)
+
+	var out JobRunOutput
+	require.NoError(t, tc.GetWorkflow(context.Background(), starts[0].Fingerprint, "").Get(context.Background(), &out))
+	assert.Equal(t, JobRunDone, out.State)
+	assert.True(t, out.Adopted, "reconciled")
+	ex := srv.Exports()
+	require.Len(t, ex, 1, "one export at the vendor")
+	assert.Equal(t, ex[0].ID, out.Export.ID)
+	nj, err := exportjob.Normalize(job)
+	require.NoError(t, err)
+	assert.Equal(t, srv.File(exportkit.Brainbase, out.Export.ID),
+		mustRead(t, filepath.Join(dir, filepath.FromSlash(exportjob.FileName(nj, starts[0].Period)))))
+	creates := 0
+	for _, r := range srv.Requests() {
+		if r.Method == http.MethodPost && !r.Storage {
+			creates++
+		}
+	}
+	assert.Equal(t, 1, creates, "the create was sent once")
+	replay(t, tc, starts[0].Fingerprint, "", "")
 }

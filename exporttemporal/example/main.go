@@ -6,7 +6,9 @@
 // The demo starts an in-process Temporal server (temporaltest), the
 // exporttest fake of the four vendors and a worker; runs ExportWorkflow for
 // each vendor; then starts a long wait, stops the worker in the middle of
-// it, and starts another that takes the wait up from the heartbeat.
+// it, and starts another that takes the wait up from the heartbeat; then
+// starts a manifest's job runs from two "machines" at once against a fake
+// that loses every create reply: one workflow per run, one export each.
 //
 // Against your own Temporal (temporal server start-dev, say) and the real
 // vendor APIs, with their credentials in the environment (see exportkit's
@@ -14,6 +16,7 @@
 //
 //	go run ./example worker -address localhost:7233
 //	go run ./example start -address localhost:7233 -vendor brainbase -out /shared/exports/logs.csv
+//	go run ./example jobs -address localhost:7233 -manifest sync.yaml   # from cron, on every machine
 //
 // -out must be a path every worker can write (a shared volume): a retried
 // download may run on another worker.
@@ -30,9 +33,11 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/exportkit/exportkit"
+	"github.com/exportkit/exportkit/exportjob"
 	"github.com/exportkit/exportkit/exporttemporal"
 	"github.com/exportkit/exportkit/exporttest"
 	"go.temporal.io/sdk/client"
@@ -59,8 +64,10 @@ func main() {
 		err = runWorker(ctx, args)
 	case "start":
 		err = start(ctx, args)
+	case "jobs":
+		err = startJobs(ctx, args)
 	default:
-		err = fmt.Errorf("unknown command %q: want demo, worker or start", cmd)
+		err = fmt.Errorf("unknown command %q: want demo, worker, start or jobs", cmd)
 	}
 	if err != nil {
 		log.Fatal(err)
@@ -138,6 +145,62 @@ func demo(ctx context.Context) error {
 	}
 	fmt.Printf("   worker 2 took the wait up from worker 1's heartbeat: export %s %s after %d status reads (as the heartbeats counted them)\n",
 		out.Export.ID, out.Export.State, out.Polls)
+	return jobsDemo(ctx, ts, dir, fast)
+}
+
+// jobsDemo starts a manifest's job runs from two machines at once, on a
+// fake that loses every create reply.
+func jobsDemo(ctx context.Context, ts *temporaltest.TestServer, dir string, fast exportkit.PollSchedule) error {
+	fmt.Println("\n3. A manifest's jobs started from two machines at once; the fake loses every create reply")
+	srv := exporttest.NewServer(exporttest.ReadyAfter(2), exporttest.FileSize(64<<10), exporttest.LoseCreateReplies(1))
+	defer srv.Close()
+	c, err := srv.ClientE()
+	if err != nil {
+		return err
+	}
+	tc := ts.GetDefaultClient()
+	acts := exporttemporal.NewActivities(c)
+	acts.Temporal = tc
+	ts.NewWorker("jobs", func(r worker.Registry) { exporttemporal.Register(r, acts) })
+	jobs := []exportjob.Job{
+		{Name: "logs", Vendor: exportkit.Brainbase, Catchup: -1, Params: map[string]string{"format": "CSV"}},
+		{Name: "memories", Vendor: exportkit.Memsolus, Catchup: -1, Params: map[string]string{"format": "json"}},
+		{Name: "audience", Vendor: exportkit.Orbit, Catchup: -1, Params: map[string]string{"audience": "aud-demo"}},
+		{Name: "bot", Vendor: exportkit.Kore, Catchup: -1, Params: map[string]string{"bot": "st-demo-bot"}},
+	}
+	opts := exporttemporal.StartOptions{TaskQueue: "jobs", Run: exporttemporal.JobRunInput{
+		Dir: filepath.Join(dir, "jobs"), Wait: exporttemporal.ExportWorkflowInput{Schedule: fast}}}
+	now := time.Now()
+	var wg sync.WaitGroup
+	starts := make([][]exporttemporal.JobRunStart, 2)
+	errs := make([]error, 2)
+	for i := range starts {
+		wg.Go(func() { starts[i], errs[i] = exporttemporal.StartJobRuns(ctx, tc, jobs, now, opts) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	for i, s := range starts[0] {
+		by := "A"
+		if !s.Started {
+			by = "B"
+		}
+		var out exporttemporal.JobRunOutput
+		if err := tc.GetWorkflow(ctx, s.Fingerprint, "").Get(ctx, &out); err != nil {
+			return fmt.Errorf("%s: %w", s.Fingerprint, err)
+		}
+		fmt.Printf("   %-30s started by machine %s (the other's start refused: %t); %s, adopted after a lost reply: %t, export %s\n",
+			s.Fingerprint, by, s.Started != starts[1][i].Started, out.State, out.Adopted, out.Export.ID)
+	}
+	count := map[exportkit.Vendor]int{}
+	for _, e := range srv.Exports() {
+		if e.Vendor != exportkit.Orbit || e.Kind == "run" {
+			count[e.Vendor]++
+		}
+	}
+	fmt.Printf("   create replies lost: %d; exports at the vendors: brainbase %d, memsolus %d, orbit %d (runs), kore %d\n",
+		srv.LostCreateReplies(), count[exportkit.Brainbase], count[exportkit.Memsolus], count[exportkit.Orbit], count[exportkit.Kore])
 	return nil
 }
 
@@ -184,7 +247,9 @@ func runWorker(ctx context.Context, args []string) error {
 		return err
 	}
 	w := worker.New(tc, taskQueue, worker.Options{})
-	exporttemporal.Register(w, exporttemporal.NewActivities(c))
+	acts := exporttemporal.NewActivities(c)
+	acts.Temporal = tc // JobRunWorkflow asks about a job's previous run
+	exporttemporal.Register(w, acts)
 	if err := w.Start(); err != nil {
 		return err
 	}
@@ -229,4 +294,35 @@ func start(ctx context.Context, args []string) error {
 		fmt.Printf("%d bytes to %s (verified: %t)\n", res.Download.Bytes, res.Download.Destination.Path, res.Download.Verified)
 	}
 	return nil
+}
+
+// startJobs starts the job runs of an `exportkit sync` manifest that are
+// due now; the files go under the manifest's dir, which must be a path
+// every worker can write. Run it from cron on every machine: Temporal
+// refuses the runs another machine started.
+func startJobs(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("jobs", flag.ExitOnError)
+	path := fs.String("manifest", "sync.yaml", "the exportkit sync manifest")
+	tc, err := dial(fs, args)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	jobs, dir, err := exportjob.LoadManifest(*path)
+	if err != nil {
+		return err
+	}
+	if !filepath.IsAbs(dir) {
+		return fmt.Errorf("the manifest's dir %q: want a path every worker can write", dir)
+	}
+	starts, err := exporttemporal.StartJobRuns(ctx, tc, jobs, time.Now(),
+		exporttemporal.StartOptions{TaskQueue: taskQueue, Run: exporttemporal.JobRunInput{Dir: dir}})
+	for _, s := range starts {
+		what := "started"
+		if !s.Started {
+			what = "already running or done"
+		}
+		fmt.Printf("%s: %s\n", s.Fingerprint, what)
+	}
+	return err
 }
