@@ -17,7 +17,12 @@ func LoadManifest(path string) (jobs []Job, dir string, err error) {
 	if err != nil {
 		return nil, "", err
 	}
-	jobs = make([]Job, 0, len(m.Jobs))
+	return manifestJobs(m), m.Dir, nil
+}
+
+// manifestJobs are a loaded manifest's jobs as the engine takes them.
+func manifestJobs(m *manifest.Manifest) []Job {
+	jobs := make([]Job, 0, len(m.Jobs))
 	for _, j := range m.Jobs {
 		catchup := j.Catchup
 		if catchup == 0 {
@@ -26,5 +31,10 @@ func LoadManifest(path string) (jobs []Job, dir string, err error) {
 		jobs = append(jobs, Job{Name: j.Name, Vendor: exportkit.Vendor(j.Vendor), Every: j.Every,
 			Catchup: catchup, Start: j.Start, Params: j.Params})
 	}
-	return jobs, m.Dir, nil
+	return jobs
 }
+
+// ManifestJobs are the jobs of a manifest the internal manifest package
+// loaded, as the engine takes them (for the exportkit command, which
+// loads the manifest itself to report its lines).
+func ManifestJobs(m *manifest.Manifest) []Job { return manifestJobs(m) }

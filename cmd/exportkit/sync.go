@@ -92,20 +92,6 @@ func loadSync(ctx context.Context, o *syncOpts) (*manifest.Manifest, *exportjob.
 	return m, st, nil
 }
 
-// syncJobs are the manifest's jobs as the engine takes them.
-func syncJobs(m *manifest.Manifest) []exportjob.Job {
-	jobs := make([]exportjob.Job, 0, len(m.Jobs))
-	for _, j := range m.Jobs {
-		catchup := j.Catchup
-		if catchup == 0 {
-			catchup = -1 // the manifest's 0 is none; the engine's 0 is its default
-		}
-		jobs = append(jobs, exportjob.Job{Name: j.Name, Vendor: exportkit.Vendor(j.Vendor), Every: j.Every,
-			Catchup: catchup, Start: j.Start, Params: j.Params})
-	}
-	return jobs
-}
-
 // syncClient is one client for every vendor of the manifest, so that each
 // vendor's pacing holds across all the runs; a vendor without credentials
 // is refused before anything is sent.
@@ -152,7 +138,7 @@ func runSync(ctx context.Context, f *factory, o *syncOpts) error {
 	if s3dest.IsURL(m.Dir) {
 		dir, opts = "", append(opts, exportjob.WithDestination(s3Target(m.Dir)))
 	}
-	e, err := exportjob.New(c, st, dir, syncJobs(m), opts...)
+	e, err := exportjob.New(c, st, dir, exportjob.ManifestJobs(m), opts...)
 	if err != nil {
 		return &usageError{strings.TrimPrefix(err.Error(), "exportkit: ")}
 	}
