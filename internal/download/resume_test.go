@@ -231,6 +231,13 @@ func TestResumeAfterSIGKILL(t *testing.T) {
 			for _, at := range []int{10, 49, 95} {
 				t.Run(fmt.Sprintf("%dMiB/%d connections/%d%%", size>>20, conns, at), func(t *testing.T) {
 					s := newGenServer(t, size)
+					if conns > 1 {
+						// 32 KiB per millisecond and connection: each
+						// connection has a chunk or two in hand when the
+						// child stops, so that parts are still in flight
+						// even at 95% of 4 MiB (four parts).
+						s.pace.Store(int64(time.Millisecond))
+					}
 					path := filepath.Join(t.TempDir(), "out") // removed as the case ends
 					began := time.Now()
 					done := killAt(t, s, path, want, conns, at)
@@ -241,10 +248,20 @@ func TestResumeAfterSIGKILL(t *testing.T) {
 					// they all have ended.
 					s.active.Wait()
 					killed := time.Since(began)
+					s.pace.Store(0) // the rerun at full speed
 					var st state
 					b, err := os.ReadFile(StatePath(path))
 					require.NoError(t, err)
 					require.NoError(t, json.Unmarshal(b, &st))
+					// The kill lands while parts are in flight: some part
+					// had written a share of its range.
+					inFlight := 0
+					for _, p := range st.Parts {
+						if p[2] > 0 && p[2] < p[1]-p[0] {
+							inFlight++
+						}
+					}
+					assert.Positive(t, inFlight, "no part was in flight at the kill")
 					before := s.served.Load()
 					cfg := testConfig(t, func(c *Config) {
 						c.Checksums = []Checksum{{"sha1", want}}
@@ -258,8 +275,8 @@ func TestResumeAfterSIGKILL(t *testing.T) {
 					fetched := s.served.Load() - before
 					lacking := size - res.Reused
 					splits := int64(res.Parts - len(st.Parts))
-					t.Logf("killed after %v, rerun %v: reused %d, fetched %d beyond the %d lacking, %d splits",
-						killed.Round(time.Millisecond), (time.Since(began) - killed).Round(time.Millisecond),
+					t.Logf("killed after %v with %d parts in flight, rerun %v: reused %d, fetched %d beyond the %d lacking, %d splits",
+						killed.Round(time.Millisecond), inFlight, (time.Since(began) - killed).Round(time.Millisecond),
 						res.Reused, fetched-lacking, lacking, splits)
 					assert.GreaterOrEqual(t, fetched, lacking)
 					// A part cut short by a split may have had some of its
