@@ -10,11 +10,13 @@ import (
 // the file is and whether it can be fetched in parts.
 func begin(ctx context.Context, cfg Config, src *Source) (*job, *stream, error) {
 	j := newJob(ctx, cfg, src)
+	j.early = startEarly(j)
 	s := newStream(j)
 	s.mu.Lock()
 	err := s.connect()
 	s.mu.Unlock()
 	if err != nil {
+		j.early.close()
 		return nil, nil, s.fail(err)
 	}
 	return j, s, nil
@@ -49,6 +51,7 @@ func Open(ctx context.Context, cfg Config, src *Source) (io.ReadCloser, error) {
 		return nil, err
 	}
 	if !j.eligible(s.status) {
+		j.early.close()
 		return s, nil
 	}
 	p := newParallel(j, planParts(j.total, j.planSize()), nil)

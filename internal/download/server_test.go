@@ -46,7 +46,7 @@ type logged struct {
 // spoil is what goes wrong with one response.
 type spoil struct {
 	status      int    // answer with this status instead
-	etag        string // send this ETag
+	etag        string // send this ETag ("-": none)
 	ignoreRange bool   // answer 200 with the whole file
 	shiftRange  int64  // announce (and send) a range this many bytes later
 	cutAt       int64  // cut the connection after this many body bytes (> 0)
@@ -114,7 +114,9 @@ func (s *fileServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		etag = sp.etag
 	}
 	h := w.Header()
-	h.Set("ETag", etag)
+	if etag != "-" { // "-": no ETag
+		h.Set("ETag", etag)
+	}
 	if !s.noRange {
 		h.Set("Accept-Ranges", "bytes")
 	}
@@ -239,7 +241,8 @@ func testConfig(t *testing.T, opts ...func(*Config)) Config {
 		Transport:     &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 16},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	cfg := Config{Client: hc, Connections: 4, PartSize: MinPartSize, MaxResumes: DefaultMaxResumes, IdleTimeout: 5 * time.Second}
+	cfg := Config{Client: hc, Connections: 4, PartSize: MinPartSize, MaxResumes: DefaultMaxResumes, IdleTimeout: 5 * time.Second,
+		noEarly: true}
 	for _, o := range opts {
 		o(&cfg)
 	}
