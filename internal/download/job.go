@@ -59,7 +59,7 @@ type job struct {
 	contentType string
 	fileName    string
 
-	early     *earlyParts // the parts' requests sent beside the first, nil when none
+	early *earlyParts // the parts' requests sent beside the first, nil when none
 
 	ver       verifier
 	resumes   atomic.Int64
