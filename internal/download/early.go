@@ -37,15 +37,11 @@ type earlyParts struct {
 }
 
 // startEarly sends the requests for parts 1 to n-1 of the plan of a file
-// of the vendor's size, when it would be fetched in parts over a plain
-// URL; nil when it would not.
-func startEarly(j *job) *earlyParts {
-	if j.cfg.noEarly || j.cfg.Connections < 2 {
+// of the vendor's size at loc, when it would be fetched in parts over a
+// plain URL; nil when it would not.
+func startEarly(j *job, loc *Location) *earlyParts {
+	if j.cfg.noEarly || j.cfg.Connections < 2 || loc.Open != nil || loc.URL == "" || loc.Size <= 0 {
 		return nil
-	}
-	loc, _, err := j.location(j.ctx)
-	if err != nil || loc.Open != nil || loc.URL == "" || loc.Size <= 0 {
-		return nil // the first request meets the error again
 	}
 	size := planSize(loc.Size, j.cfg.Connections, j.cfg.PartSize)
 	if loc.Size < 2*size {

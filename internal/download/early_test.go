@@ -2,11 +2,14 @@ package download
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -139,4 +142,36 @@ func TestEarlyPartsUnused(t *testing.T) {
 		require.True(t, bytes.Equal(data, got), "output differs from the source")
 		assert.Equal(t, 1, res.Parts)
 	}
+}
+
+// TestEarlyPartsAfterLocate: without a location in hand, the vendor is
+// asked once, and its location's size plans the early parts; a vendor
+// that fails is asked once too, and its error is the download's.
+func TestEarlyPartsAfterLocate(t *testing.T) {
+	data := testData(testSize)
+	s := newFileServer(t, data)
+	var locates atomic.Int32
+	src := testSource(s, "t:1", &locates)
+	src.Known = nil
+	res, err := File(t.Context(), earlyConfig(t, data), src, filepath.Join(t.TempDir(), "out"))
+	require.NoError(t, err)
+	assert.True(t, res.Verified)
+	assert.Equal(t, int32(1), locates.Load())
+	early := 0
+	for _, r := range s.requests() {
+		if r.rng != "" && r.ifMatch == "" {
+			early++
+		}
+	}
+	assert.Equal(t, 3, early, "parts 1 to 3 were asked beside the first")
+
+	locates.Store(0)
+	boom := errors.New("vendor down")
+	src.Locate = func(context.Context) (*Location, error) {
+		locates.Add(1)
+		return nil, boom
+	}
+	_, err = File(t.Context(), earlyConfig(t, data), src, filepath.Join(t.TempDir(), "out"))
+	require.ErrorIs(t, err, boom)
+	assert.Equal(t, int32(1), locates.Load())
 }

@@ -10,10 +10,16 @@ import (
 // the file is and whether it can be fetched in parts.
 func begin(ctx context.Context, cfg Config, src *Source) (*job, *stream, error) {
 	j := newJob(ctx, cfg, src)
-	j.early = startEarly(j)
 	s := newStream(j)
+	// The location first (the connection would ask for it anyway), so
+	// that the early parts know where the file is and how large.
+	loc, _, err := j.location(s.ctx)
+	if err != nil {
+		return nil, nil, s.fail(err)
+	}
+	j.early = startEarly(j, loc)
 	s.mu.Lock()
-	err := s.connect()
+	err = s.connect()
 	s.mu.Unlock()
 	if err != nil {
 		j.early.close()
