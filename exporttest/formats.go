@@ -154,7 +154,10 @@ func minRow(w rowWriter) int64 {
 	return int64(need) + 16
 }
 
-func init() {
+// rowMins finds every format's minRow, once, when the first file is laid
+// out: not at init, where it cost every program that imports the package
+// (the exportkit command among them) 25 ms at start.
+var rowMins = sync.OnceFunc(func() {
 	for fm, t := range tabulars {
 		t.min = minRow(t.write)
 		if t.min > t.rowSize {
@@ -163,7 +166,7 @@ func init() {
 		tabulars[fm] = t
 	}
 	botDefinition.min = minRow(botDefinition.write)
-}
+})
 
 func (t tabular) layout(size int64, seed uint64) []segment {
 	body := size - int64(len(t.head)) - int64(len(t.foot))
@@ -189,6 +192,7 @@ func (t tabular) layout(size int64, seed uint64) []segment {
 
 // newLayout lays out a generated file of fm, size bytes, from seed.
 func newLayout(fm format, size int64, seed uint64) *layout {
+	rowMins()
 	var segs []segment
 	switch fm {
 	case formatBotZip:
