@@ -154,6 +154,9 @@ type Config struct {
 
 	// createFile opens the partial file (a test seam).
 	createFile func(name string) (fileHandle, error)
+	// noEarly sends no part request before the first response (a test
+	// seam: tests that count requests in order).
+	noEarly bool
 	// splitFloor, when set, is the smallest half a split leaves (a test
 	// seam; else min(minPlanned, PartSize)).
 	splitFloor int64

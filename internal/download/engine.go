@@ -11,10 +11,18 @@ import (
 func begin(ctx context.Context, cfg Config, src *Source) (*job, *stream, error) {
 	j := newJob(ctx, cfg, src)
 	s := newStream(j)
+	// The location first (the connection would ask for it anyway), so
+	// that the early parts know where the file is and how large.
+	loc, _, err := j.location(s.ctx)
+	if err != nil {
+		return nil, nil, s.fail(err)
+	}
+	j.early = startEarly(j, loc)
 	s.mu.Lock()
-	err := s.connect()
+	err = s.connect()
 	s.mu.Unlock()
 	if err != nil {
+		j.early.close()
 		return nil, nil, s.fail(err)
 	}
 	return j, s, nil
@@ -49,6 +57,7 @@ func Open(ctx context.Context, cfg Config, src *Source) (io.ReadCloser, error) {
 		return nil, err
 	}
 	if !j.eligible(s.status) {
+		j.early.close()
 		return s, nil
 	}
 	p := newParallel(j, planParts(j.total, j.planSize()), nil)

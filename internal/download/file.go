@@ -323,6 +323,7 @@ func (fj *fileJob) fresh(ctx context.Context, cfg Config, src *Source) (*Result,
 	fj.j = j
 	if j.eligible(s.status) {
 		if err := preallocate(fj.f, j.total); err != nil {
+			j.early.close()
 			s.Close()
 			return nil, writeError(err)
 		}
@@ -330,6 +331,7 @@ func (fj *fileJob) fresh(ctx context.Context, cfg Config, src *Source) (*Result,
 		p.handFirst(s)
 		return fj.parallel(p)
 	}
+	j.early.close()
 	return fj.stream(s)
 }
 

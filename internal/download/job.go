@@ -59,6 +59,8 @@ type job struct {
 	contentType string
 	fileName    string
 
+	early *earlyParts // the parts' requests sent beside the first, nil when none
+
 	ver       verifier
 	resumes   atomic.Int64
 	reused    int64

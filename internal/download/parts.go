@@ -19,7 +19,8 @@ import (
 // connections (planSize): ceil(size / Connections) bytes, at least
 // minPlanned and at most PartSize, so that a file is never fetched over
 // fewer connections than it can use; the first response's body is read as
-// part 0. To a file, a connection that finds no part left to start takes
+// part 0, and the requests of parts 1 to Connections-1 may have gone out
+// beside it (early.go). To a file, a connection that finds no part left to start takes
 // the upper half of the largest range still being fetched (work stealing,
 // as aria2 does): the part being split stops at its new end, so that the
 // tail of a download is never one slow part. Every part request carries
@@ -153,6 +154,7 @@ func (p *parallel) start() {
 func (p *parallel) wait() error {
 	p.wg.Wait()
 	p.closeFirst()
+	p.j.early.close()
 	p.endOnce.Do(func() {
 		if p.release != nil {
 			p.release()
@@ -345,6 +347,20 @@ func (p *parallel) fetchPart(pt *part, st *connStat) error {
 		if body, req := p.takeFirst(pt); body != nil {
 			err := p.read(pt, body, req, st)
 			body.Close()
+			req.end()
+			if err == nil {
+				continue
+			}
+			if perr := r.failure(p.ctx, pt.start+pt.got.Load(), p.j.total, err); perr != nil {
+				return perr
+			}
+			continue
+		}
+		if resp, req := p.j.early.take(p.ctx, p, pt); resp != nil {
+			stop := context.AfterFunc(p.ctx, func() { req.stop(context.Cause(p.ctx)) })
+			err := p.read(pt, resp.Body, req, st)
+			stop()
+			resp.Body.Close()
 			req.end()
 			if err == nil {
 				continue

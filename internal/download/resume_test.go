@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -213,51 +214,70 @@ func covered(name string) int64 {
 }
 
 // TestResumeAfterSIGKILL kills a download in parts and one over one
-// stream at 10%, 49% and 95% of the file: the rerun fetches only what the
-// last checkpoint did not cover, and the file is byte-identical.
+// stream at 10%, 49% and 95% of files of 4 MiB, 64 MiB and 1 GiB: the
+// rerun fetches only what the last checkpoint did not cover, and the file
+// is byte-identical. The files are generated as they are served (genData),
+// and the output is compared by its hash, so that no 1 GiB is held in
+// memory; each case's output is removed as it ends. The 1 GiB cases run
+// without the race detector (see killSizes).
 func TestResumeAfterSIGKILL(t *testing.T) {
 	skipWithoutLocks(t)
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
-	datas := map[int][]byte{}
-	for _, size := range []int{4 << 20, 64 << 20} {
+	for _, size := range killSizes() {
+		want := genSHA1(size)
 		for _, conns := range []int{16, 1} {
 			for _, at := range []int{10, 49, 95} {
 				t.Run(fmt.Sprintf("%dMiB/%d connections/%d%%", size>>20, conns, at), func(t *testing.T) {
-					if datas[size] == nil {
-						datas[size] = testData(size)
+					s := newGenServer(t, size)
+					if conns > 1 {
+						// 32 KiB per millisecond and connection: each
+						// connection has a chunk or two in hand when the
+						// child stops, so that parts are still in flight
+						// even at 95% of 4 MiB (four parts).
+						s.pace.Store(int64(time.Millisecond))
 					}
-					data := datas[size]
-					s := newFileServer(t, data)
-					path := filepath.Join(t.TempDir(), "out")
-					done := killAt(t, s, path, conns, at)
-					assert.GreaterOrEqual(t, done, int64(size)*int64(at)/100-copyBufferSize)
+					path := filepath.Join(t.TempDir(), "out") // removed as the case ends
+					began := time.Now()
+					done := killAt(t, s, path, want, conns, at)
+					assert.GreaterOrEqual(t, done, size*int64(at)/100-copyBufferSize)
 
 					// The child's responses go on writing into its closed
 					// connections until their writes fail: count from when
 					// they all have ended.
 					s.active.Wait()
+					killed := time.Since(began)
+					s.pace.Store(0) // the rerun at full speed
 					var st state
 					b, err := os.ReadFile(StatePath(path))
 					require.NoError(t, err)
 					require.NoError(t, json.Unmarshal(b, &st))
+					// The kill lands while parts are in flight: some part
+					// had written a share of its range.
+					inFlight := 0
+					for _, p := range st.Parts {
+						if p[2] > 0 && p[2] < p[1]-p[0] {
+							inFlight++
+						}
+					}
+					assert.Positive(t, inFlight, "no part was in flight at the kill")
 					before := s.served.Load()
 					cfg := testConfig(t, func(c *Config) {
-						c.Checksums = []Checksum{{"sha1", sha1Of(data)}}
+						c.Checksums = []Checksum{{"sha1", want}}
 						c.Connections, c.PartSize = 16, 0
 					})
 					res, err := File(t.Context(), cfg, testSource(s, "t:1", nil), path)
 					require.NoError(t, err)
-					got, err := os.ReadFile(path)
-					require.NoError(t, err)
-					require.True(t, bytes.Equal(data, got), "output differs from the source")
+					assert.Equal(t, want, fileSHA1(t, path), "output differs from the source")
 					assert.True(t, res.Verified)
 					assert.GreaterOrEqual(t, res.Reused, done, "what the last checkpoint covered is kept")
 					fetched := s.served.Load() - before
-					lacking := int64(size) - res.Reused
+					lacking := size - res.Reused
 					splits := int64(res.Parts - len(st.Parts))
-					t.Logf("reused %d, fetched %d beyond the %d lacking, %d splits", res.Reused, fetched-lacking, lacking, splits)
+					t.Logf("killed after %v with %d parts in flight, rerun %v: reused %d, fetched %d beyond the %d lacking, %d splits",
+						killed.Round(time.Millisecond), inFlight, (time.Since(began) - killed).Round(time.Millisecond),
+						res.Reused, fetched-lacking, lacking, splits)
 					assert.GreaterOrEqual(t, fetched, lacking)
 					// A part cut short by a split may have had some of its
 					// old range on the way (the sockets' buffers).
@@ -268,6 +288,18 @@ func TestResumeAfterSIGKILL(t *testing.T) {
 	}
 }
 
+// fileSHA1 is the hex SHA-1 of a file, read as a stream.
+func fileSHA1(t *testing.T, path string) string {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	h := sha1.New()
+	_, err = io.Copy(h, f)
+	require.NoError(t, err)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
 // splitSlack is what a rerun may receive, per split, beyond the bytes it
 // lacks: the bytes on their way to a part when a split cut it short
 // (loopback's socket buffers are a few MiB).
@@ -275,11 +307,11 @@ const splitSlack = 4 << 20
 
 // killAt runs the child against s until it stops at pct percent, kills
 // it, and returns the bytes its last state file covered.
-func killAt(t *testing.T, s *fileServer, path string, conns, pct int) int64 {
+func killAt(t *testing.T, s *fileServer, path, sum string, conns, pct int) int64 {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), killChildEnv+"="+s.URL+"/f?sig=secret", "EXPORTKIT_KILL_PATH="+path,
-		"EXPORTKIT_KILL_SIZE="+strconv.Itoa(len(s.data)), "EXPORTKIT_KILL_SHA1="+sha1Of(s.data),
+		"EXPORTKIT_KILL_SIZE="+strconv.FormatInt(s.size, 10), "EXPORTKIT_KILL_SHA1="+sum,
 		"EXPORTKIT_KILL_AT="+strconv.Itoa(pct), "EXPORTKIT_KILL_CONNS="+strconv.Itoa(conns))
 	out, err := cmd.StdoutPipe()
 	require.NoError(t, err)

@@ -1,8 +1,12 @@
 package download
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -19,7 +23,9 @@ import (
 // 0) misbehave.
 type fileServer struct {
 	*httptest.Server
-	data    []byte
+	data    []byte      // the file, when held in memory (nil for generated content)
+	src     io.ReaderAt // the file's bytes: data, or generated
+	size    int64
 	noRange bool         // no Accept-Ranges, Range ignored
 	pace    atomic.Int64 // nanoseconds of pause after each 32 KiB written (a slow link)
 
@@ -40,7 +46,7 @@ type logged struct {
 // spoil is what goes wrong with one response.
 type spoil struct {
 	status      int    // answer with this status instead
-	etag        string // send this ETag
+	etag        string // send this ETag ("-": none)
 	ignoreRange bool   // answer 200 with the whole file
 	shiftRange  int64  // announce (and send) a range this many bytes later
 	cutAt       int64  // cut the connection after this many body bytes (> 0)
@@ -50,7 +56,17 @@ type spoil struct {
 }
 
 func newFileServer(t *testing.T, data []byte) *fileServer {
-	s := &fileServer{data: data, etag: `"v1"`}
+	return newServerOf(t, bytes.NewReader(data), int64(len(data)), data)
+}
+
+// newGenServer serves size bytes of genData: a large file that is never
+// held in memory.
+func newGenServer(t *testing.T, size int64) *fileServer {
+	return newServerOf(t, genData{}, size, nil)
+}
+
+func newServerOf(t *testing.T, src io.ReaderAt, size int64, data []byte) *fileServer {
+	s := &fileServer{data: data, src: src, size: size, etag: `"v1"`}
 	s.Server = httptest.NewServer(s)
 	t.Cleanup(s.Close)
 	return s
@@ -98,11 +114,13 @@ func (s *fileServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		etag = sp.etag
 	}
 	h := w.Header()
-	h.Set("ETag", etag)
+	if etag != "-" { // "-": no ETag
+		h.Set("ETag", etag)
+	}
 	if !s.noRange {
 		h.Set("Accept-Ranges", "bytes")
 	}
-	size := int64(len(s.data))
+	size := s.size
 	start, end, code := int64(0), size, http.StatusOK
 	if rng := r.Header.Get("Range"); rng != "" && !s.noRange && !sp.ignoreRange {
 		a, b, _ := strings.Cut(strings.TrimPrefix(rng, "bytes="), "-")
@@ -117,43 +135,79 @@ func (s *fileServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.Set("Content-Length", strconv.FormatInt(end-start, 10))
 	w.WriteHeader(code)
-	body := s.data[start:end]
-	if sp.stall > 0 && sp.stall < int64(len(body)) {
-		s.write(w, body[:sp.stall])
+	body := io.NewSectionReader(s.src, start, end-start)
+	left := end - start
+	if sp.stall > 0 && sp.stall < left {
+		s.write(w, body, sp.stall)
 		http.NewResponseController(w).Flush()
 		<-r.Context().Done()
 		return
 	}
-	if sp.gate != nil && sp.hold < int64(len(body)) {
-		s.write(w, body[:sp.hold])
+	if sp.gate != nil && sp.hold < left {
+		s.write(w, body, sp.hold)
 		http.NewResponseController(w).Flush()
 		select {
 		case <-sp.gate:
 		case <-r.Context().Done():
 			return
 		}
-		body = body[sp.hold:]
+		left -= sp.hold
 	}
-	if sp.cutAt > 0 && sp.cutAt < int64(len(body)) {
-		s.write(w, body[:sp.cutAt])
+	if sp.cutAt > 0 && sp.cutAt < left {
+		s.write(w, body, sp.cutAt)
 		http.NewResponseController(w).Flush()
 		panic(http.ErrAbortHandler)
 	}
-	s.write(w, body)
+	s.write(w, body, left)
 }
 
-func (s *fileServer) write(w http.ResponseWriter, b []byte) {
-	for len(b) > 0 {
-		n, err := w.Write(b[:min(len(b), 32<<10)])
-		s.served.Add(int64(n))
+// write sends the next n bytes of body, 32 KiB at a time.
+func (s *fileServer) write(w http.ResponseWriter, body io.Reader, n int64) {
+	buf := make([]byte, 32<<10)
+	for n > 0 {
+		b := buf[:min(n, int64(len(buf)))]
+		if _, err := io.ReadFull(body, b); err != nil {
+			return
+		}
+		m, err := w.Write(b)
+		s.served.Add(int64(m))
 		if err != nil {
 			return
 		}
-		b = b[n:]
+		n -= int64(m)
 		if d := time.Duration(s.pace.Load()); d > 0 {
 			time.Sleep(d)
 		}
 	}
+}
+
+// genData is a file of any size generated at any offset: a block of
+// genPeriod bytes of testData repeated, with genPeriod prime, so that
+// bytes put at the wrong offset (by anything but a multiple of genPeriod)
+// change the file's hash. Reading it costs a copy, not a byte loop (which
+// the race detector would slow tenfold).
+type genData struct{}
+
+// genPeriod is a prime just below 1 MiB.
+const genPeriod = 1<<20 - 3
+
+var genBlock = sync.OnceValue(func() []byte { return testData(genPeriod) })
+
+func (genData) ReadAt(p []byte, off int64) (int, error) {
+	blk := genBlock()
+	n := 0
+	for n < len(p) {
+		i := (off + int64(n)) % genPeriod
+		n += copy(p[n:], blk[i:])
+	}
+	return n, nil
+}
+
+// genSHA1 is the hex SHA-1 of the first size bytes of genData.
+func genSHA1(size int64) string {
+	h := sha1.New()
+	io.Copy(h, io.NewSectionReader(genData{}, 0, size))
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // testData is n bytes that differ at every offset modulo a prime.
@@ -172,7 +226,7 @@ func testData(n int) []byte {
 // testSource is a Source for the server's file; locates counts the fresh
 // locations asked for.
 func testSource(s *fileServer, key string, locates *atomic.Int32) *Source {
-	loc := &Location{URL: s.URL + "/f?sig=secret", Size: int64(len(s.data))}
+	loc := &Location{URL: s.URL + "/f?sig=secret", Size: s.size}
 	return &Source{Key: key, Known: loc, Locate: func(context.Context) (*Location, error) {
 		if locates != nil {
 			locates.Add(1)
@@ -187,7 +241,8 @@ func testConfig(t *testing.T, opts ...func(*Config)) Config {
 		Transport:     &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 16},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	cfg := Config{Client: hc, Connections: 4, PartSize: MinPartSize, MaxResumes: DefaultMaxResumes, IdleTimeout: 5 * time.Second}
+	cfg := Config{Client: hc, Connections: 4, PartSize: MinPartSize, MaxResumes: DefaultMaxResumes, IdleTimeout: 5 * time.Second,
+		noEarly: true}
 	for _, o := range opts {
 		o(&cfg)
 	}
