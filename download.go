@@ -128,8 +128,11 @@ func WithoutSHA1() DownloadOption {
 }
 
 // WithConnections fetches a file in at most n parallel range requests
-// (default 16) when the storage host allows it: a known size, a strong
-// ETag and byte ranges. 1 is one stream. n must be at least 1.
+// when the storage host allows it: a known size, a strong ETag and byte
+// ranges. The default is 32 for DownloadFile, which writes parts in place
+// (one 256 KiB buffer per connection), and 16 for Download, Open and
+// DownloadTo, which hold their parts in memory. 1 is one stream. n must
+// be at least 1.
 func WithConnections(n int) DownloadOption {
 	return func(c *downloadConfig) {
 		if n < 1 {
@@ -217,7 +220,7 @@ func readyForDownload(e Export) error {
 func newDownloadConfig(opts []DownloadOption) (downloadConfig, error) {
 	cfg := downloadConfig{Config: download.Config{
 		IdleTimeout: download.DefaultIdleTimeout, MaxResumes: download.DefaultMaxResumes,
-		Connections: download.DefaultConnections, // PartSize 0: the engine's default for the mode
+		// Connections and PartSize 0: the engine's defaults for the mode.
 	}}
 	for _, o := range opts {
 		if o != nil {
@@ -248,7 +251,7 @@ func newStorageClient(hc *http.Client) *http.Client {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.DisableCompression = true
 		// Parallel parts open several connections to one host.
-		t.MaxIdleConnsPerHost = 2 * download.DefaultConnections
+		t.MaxIdleConnsPerHost = 2 * download.DefaultFileConnections
 		hc = &http.Client{Transport: t}
 	}
 	own := *hc

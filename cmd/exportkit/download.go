@@ -47,7 +47,7 @@ var downloadCmd = vendorCommand(vendorSpec{
 		fs.BoolVar(&o.force, "force", false, "overwrite the output file or object (with -o -: write to a terminal)")
 		fs.BoolVar(&o.sha1, "sha1", false, "compute the file's SHA-1 even when the vendor gives none to verify")
 		fs.BoolVar(&o.noResume, "no-resume", false, "start over instead of going on from an interrupted download's partial file")
-		fs.Var(&o.connections, "connections", "at most `N` parallel range requests, 1 or more (default 16; 1 = one stream)")
+		fs.Var(&o.connections, "connections", "at most `N` parallel range requests, 1 or more (default 32 to a file, 16 to -o - or s3://; 1 = one stream)")
 		fs.Var(&o.partSize, "part-size", "`SIZE` of a ranged part, at least 64KiB: 8MiB, 512KiB, 1.5MiB, 1GiB or plain bytes (default 8MiB to a file, 2MiB with -o -)")
 	},
 	check: func(f *factory, _ *flag.FlagSet, o *cmdOpts, _ target) error {

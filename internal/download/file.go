@@ -258,6 +258,9 @@ func keep(err error) bool {
 // has advisory locks; elsewhere it is created exclusively), and the second
 // download fails at once with ErrBusy instead of interleaving its bytes.
 func File(ctx context.Context, cfg Config, src *Source, path string) (*Result, error) {
+	if cfg.Connections <= 0 {
+		cfg.Connections = DefaultFileConnections
+	}
 	fj := &fileJob{partial: PartialPath(path), state: StatePath(path)}
 	create := cfg.createFile
 	if create == nil {
