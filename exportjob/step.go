@@ -396,13 +396,8 @@ func (e *Engine) download(ctx context.Context, j jobEntry, r *Run) error {
 				next.Size, next.SHA1 = res.Bytes, res.SHA1
 			}
 		}
-		switch {
-		case ctx.Err() != nil:
-			return ctx.Err()
-		case errors.Is(err, exportkit.ErrExportExpired):
-			return e.expire(ctx, r, errText(err))
-		case err != nil:
-			return e.fail(ctx, r, StateDownloading, err)
+		if err != nil || ctx.Err() != nil {
+			return e.transferFailed(ctx, r, err)
 		}
 		next.Rows = j.v.Rows(x)
 		if err := e.save(ctx, r, &next, fmt.Sprintf("downloaded %d bytes", next.Size)); err != nil {
@@ -425,6 +420,21 @@ func (e *Engine) download(ctx context.Context, j jobEntry, r *Run) error {
 	next := *r
 	next.State, next.File, next.Error = StateDone, rel, ""
 	return e.save(ctx, r, &next, "done", e.publishTx(r))
+}
+
+// transferFailed ends a transfer of r's file that failed with err or
+// whose context ended: the context's error as it is (the run is taken up
+// again), an expired export re-planned through expire, anything else a
+// failure the next sync takes up from the download.
+func (e *Engine) transferFailed(ctx context.Context, r *Run, err error) error {
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.Is(err, exportkit.ErrExportExpired):
+		return e.expire(ctx, r, errText(err))
+	default:
+		return e.fail(ctx, r, StateDownloading, err)
+	}
 }
 
 // ready reads r's export again before its file is fetched: the export
@@ -468,13 +478,8 @@ func (e *Engine) deliver(ctx context.Context, j jobEntry, r *Run) error {
 		return e.fail(ctx, r, StateDownloading, err)
 	}
 	res, err := e.c.DownloadTo(ctx, x, d, exportkit.WithSHA1())
-	switch {
-	case ctx.Err() != nil:
-		return ctx.Err()
-	case errors.Is(err, exportkit.ErrExportExpired):
-		return e.expire(ctx, r, errText(err))
-	case err != nil:
-		return e.fail(ctx, r, StateDownloading, err)
+	if err != nil || ctx.Err() != nil {
+		return e.transferFailed(ctx, r, err)
 	}
 	e.point("delivered")
 	if loc == "" {
