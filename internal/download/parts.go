@@ -345,28 +345,17 @@ func (p *parallel) fetchPart(pt *part, st *connStat) error {
 			return ctxError(p.ctx)
 		}
 		if body, req := p.takeFirst(pt); body != nil {
-			err := p.read(pt, body, req, st)
-			body.Close()
-			req.end()
-			if err == nil {
-				continue
-			}
-			if perr := r.failure(p.ctx, pt.start+pt.got.Load(), p.j.total, err); perr != nil {
-				return perr
+			if err := p.readTaken(pt, body, req, st, &r); err != nil {
+				return err
 			}
 			continue
 		}
 		if resp, req := p.j.early.take(p.ctx, p, pt); resp != nil {
 			stop := context.AfterFunc(p.ctx, func() { req.stop(context.Cause(p.ctx)) })
-			err := p.read(pt, resp.Body, req, st)
+			err := p.readTaken(pt, resp.Body, req, st, &r)
 			stop()
-			resp.Body.Close()
-			req.end()
-			if err == nil {
-				continue
-			}
-			if perr := r.failure(p.ctx, pt.start+pt.got.Load(), p.j.total, err); perr != nil {
-				return perr
+			if err != nil {
+				return err
 			}
 			continue
 		}
@@ -398,6 +387,20 @@ func (p *parallel) fetchPart(pt *part, st *connStat) error {
 		}
 	}
 	return nil
+}
+
+// readTaken reads pt's bytes from a body sent before the part asked for
+// it (the first response's, or an early part's), then closes it and ends
+// its request. A failure is handed to r: nil when the part goes on (the
+// loop asks for the rest), else the error that ends the part.
+func (p *parallel) readTaken(pt *part, body io.ReadCloser, req *idleRequest, st *connStat, r *retrier) error {
+	err := p.read(pt, body, req, st)
+	body.Close()
+	req.end()
+	if err == nil {
+		return nil
+	}
+	return r.failure(p.ctx, pt.start+pt.got.Load(), p.j.total, err)
 }
 
 // takeFirst hands the first response to part 0, once.
