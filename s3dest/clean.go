@@ -97,7 +97,7 @@ func Clean(ctx context.Context, rawURL string, olderThan time.Duration, opts ...
 			statePath := ""
 			if o.statePath != nil {
 				statePath = o.statePath(up.Key)
-				if !recorded(statePath, t.Bucket, up.Key, up.UploadID) {
+				if !recorded(statePath, t.Bucket, up.Key, up.UploadID, up.Initiated) {
 					up.Unrecorded = true
 					found = append(found, up)
 					continue
@@ -108,7 +108,7 @@ func Clean(ctx context.Context, rawURL string, olderThan time.Duration, opts ...
 				up.Err = d.storeError("abort "+up.Key, err)
 			} else {
 				up.Aborted = true
-				if statePath != "" && recorded(statePath, t.Bucket, up.Key, up.UploadID) {
+				if statePath != "" && recorded(statePath, t.Bucket, up.Key, up.UploadID, up.Initiated) {
 					fileStore{}.Delete(ctx, statePath) // it can no longer be resumed
 				}
 			}
@@ -122,14 +122,18 @@ func Clean(ctx context.Context, rawURL string, olderThan time.Duration, opts ...
 }
 
 // recorded reports whether the state file at path records the upload id
-// of bucket/key.
-func recorded(path, bucket, key, id string) bool {
+// of bucket/key, or says that a delivery to it was creating an upload,
+// never heard of, when one initiated at initiated was started.
+func recorded(path, bucket, key, id string, initiated time.Time) bool {
 	b, err := fileStore{}.Load(context.Background(), path)
 	if err != nil {
 		return false
 	}
 	st := decodeState(b)
-	return st != nil && st.Bucket == bucket && st.Key == key && st.UploadID == id
+	if st == nil || st.Bucket != bucket || st.Key != key {
+		return false
+	}
+	return st.UploadID == id || st.UploadID == "" && st.Creating != nil && !initiated.Before(st.Creating.Add(-createSkew))
 }
 
 // ours reports whether an upload looks like one exportkit started.

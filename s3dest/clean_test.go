@@ -56,7 +56,9 @@ func TestClean(t *testing.T) {
 
 // TestCleanStateFiles: with WithStateFiles, Clean aborts only the uploads
 // a delivery's state file records, and removes that file; an upload that
-// merely looks like exportkit's is returned Unrecorded and left alone.
+// merely looks like exportkit's is returned Unrecorded and left alone. A
+// state saved while its upload was being created records the upload of
+// its key started since.
 func TestCleanStateFiles(t *testing.T) {
 	st := newStore(t)
 	ctx := context.Background()
@@ -74,19 +76,26 @@ func TestCleanStateFiles(t *testing.T) {
 	}
 	type upload struct {
 		key, id string
-		state   string // the upload id its state file records; "" for none
+		state   string    // the upload id its state file records; "" for none
+		intent  time.Time // or, when set, since when its state says it was creating one
 	}
 	recordedID := create("exports/recorded.bin", true)
 	staleID := create("exports/stale.bin", true)
+	intentID := create("exports/intent.bin", true)
 	ups := []upload{
-		{"exports/recorded.bin", recordedID, recordedID},
-		{"exports/unrecorded.bin", create("exports/unrecorded.bin", true), ""},
-		{"exports/stale.bin", staleID, "an-earlier-upload"},
-		{"exports/other-tool.bin", create("exports/other-tool.bin", false), ""},
+		{key: "exports/recorded.bin", id: recordedID, state: recordedID},
+		{key: "exports/unrecorded.bin", id: create("exports/unrecorded.bin", true)},
+		{key: "exports/stale.bin", id: staleID, state: "an-earlier-upload"},
+		{key: "exports/other-tool.bin", id: create("exports/other-tool.bin", false)},
+		{key: "exports/intent.bin", id: intentID, intent: time.Now().Add(-time.Minute)},
+		{key: "exports/older-than-intent.bin", id: create("exports/older-than-intent.bin", true), intent: time.Now().Add(time.Hour)},
 	}
 	for _, u := range ups {
-		if u.state != "" {
+		switch {
+		case u.state != "":
 			require.NoError(t, s3dest.WriteState(statePath(u.key), st.bucket, u.key, u.state))
+		case !u.intent.IsZero():
+			require.NoError(t, s3dest.WriteIntentState(statePath(u.key), st.bucket, u.key, u.intent))
 		}
 	}
 
@@ -97,17 +106,21 @@ func TestCleanStateFiles(t *testing.T) {
 	for _, f := range found {
 		got[f.Key] = f
 	}
-	assert.Len(t, got, 3, "the other tool's upload is not exportkit's at all")
-	assert.True(t, got["exports/recorded.bin"].Aborted)
-	assert.False(t, got["exports/recorded.bin"].Unrecorded)
-	for _, k := range []string{"exports/unrecorded.bin", "exports/stale.bin"} {
+	assert.Len(t, got, 5, "the other tool's upload is not exportkit's at all")
+	for _, k := range []string{"exports/recorded.bin", "exports/intent.bin"} {
+		assert.True(t, got[k].Aborted, k)
+		assert.False(t, got[k].Unrecorded, k)
+	}
+	for _, k := range []string{"exports/unrecorded.bin", "exports/stale.bin", "exports/older-than-intent.bin"} {
 		assert.True(t, got[k].Unrecorded, k)
 		assert.False(t, got[k].Aborted, k)
 	}
 	left := st.openUploads()
-	assert.Len(t, left, 3)
+	assert.Len(t, left, 4)
 	assert.NotContains(t, left, "exports/recorded.bin "+recordedID)
+	assert.NotContains(t, left, "exports/intent.bin "+intentID)
 	assert.NoFileExists(t, statePath("exports/recorded.bin"), "an aborted upload's state file goes with it")
+	assert.NoFileExists(t, statePath("exports/intent.bin"))
 	assert.FileExists(t, statePath("exports/stale.bin"), "a state file of another upload stays")
 
 	_, err = s3dest.Clean(ctx, st.url("exports/"), 0, s3dest.WithStateFiles(nil))

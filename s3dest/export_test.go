@@ -26,3 +26,10 @@ func WriteState(path, bucket, key, uploadID string) error {
 	d := &Destination{cfg: options{state: fileStore{}, stateKey: path}}
 	return d.saveState(context.Background(), &state{Bucket: bucket, Key: key, UploadID: uploadID, Source: "orbit:x", Size: 1, PartSize: MinPartSize})
 }
+
+// WriteIntentState writes the state file a delivery to bucket/key keeps
+// while it creates its upload, since since, not yet knowing its id.
+func WriteIntentState(path, bucket, key string, since time.Time) error {
+	d := &Destination{cfg: options{state: fileStore{}, stateKey: path}}
+	return d.saveState(context.Background(), &state{Bucket: bucket, Key: key, Creating: &since, Source: "orbit:x", Size: 1, PartSize: MinPartSize})
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/xml"
 	"errors"
 	"io"
 	"net/http"
@@ -39,6 +40,10 @@ type store struct {
 	afterPart atomic.Pointer[func(n int64)]
 	// vendorKey is set when a request to the store carried a vendor key.
 	vendorKey atomic.Bool
+	creates   atomic.Int64 // CreateMultipartUpload requests the proxy saw
+	// createHook, when set, is given the gateway's answer to each
+	// CreateMultipartUpload, to pass on (passOn), cut or hold.
+	createHook atomic.Pointer[func(w http.ResponseWriter, r *http.Request, answer *httptest.ResponseRecorder)]
 }
 
 // newStore creates a bucket of its own on the gateway. The tests skip
@@ -68,7 +73,8 @@ func newStore(t *testing.T) *store {
 }
 
 // countParts puts a proxy in front of the gateway that counts UploadPart
-// requests: what the gateway was asked to store, seen on the wire.
+// and CreateMultipartUpload requests: what the gateway was asked to do,
+// seen on the wire.
 func (st *store) countParts() {
 	u, _ := url.Parse(gateway.endpoint)
 	rp := httputil.NewSingleHostReverseProxy(u)
@@ -85,6 +91,15 @@ func (st *store) countParts() {
 			}
 		}
 		q := r.URL.Query()
+		if r.Method == http.MethodPost && q.Has("uploads") {
+			st.creates.Add(1)
+			if f := st.createHook.Load(); f != nil {
+				answer := httptest.NewRecorder()
+				rp.ServeHTTP(answer, r)
+				(*f)(w, r, answer)
+				return
+			}
+		}
 		if !(r.Method == http.MethodPut && q.Get("uploadId") != "" && q.Get("partNumber") != "") {
 			rp.ServeHTTP(w, r)
 			return
@@ -107,6 +122,35 @@ func (st *store) onPart(n int64, f func()) {
 		}
 	}
 	st.afterPart.Store(&g)
+}
+
+// onCreate sets the hook given each CreateMultipartUpload's answer.
+func (st *store) onCreate(f func(w http.ResponseWriter, r *http.Request, answer *httptest.ResponseRecorder)) {
+	st.createHook.Store(&f)
+}
+
+// passOn sends the gateway's answer on to the client.
+func passOn(w http.ResponseWriter, answer *httptest.ResponseRecorder) {
+	for k, vs := range answer.Header() {
+		w.Header()[k] = vs
+	}
+	w.WriteHeader(answer.Code)
+	w.Write(answer.Body.Bytes())
+}
+
+// cut closes the client's connection without an answer: the gateway acted,
+// the client never hears of it.
+func cut(t *testing.T, w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	require.NoError(t, err)
+	conn.Close()
+}
+
+// uploadID is the UploadId in a CreateMultipartUpload answer.
+func uploadID(answer *httptest.ResponseRecorder) string {
+	var out struct{ UploadId string }
+	xml.Unmarshal(answer.Body.Bytes(), &out)
+	return out.UploadId
 }
 
 // url is the s3:// URL of key in the bucket, pointing at the gateway.

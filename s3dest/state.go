@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // stateVersion is the version of the state format.
@@ -118,11 +119,15 @@ type state struct {
 	Version  int    `json:"version"`
 	Bucket   string `json:"bucket"`
 	Key      string `json:"key"`
-	UploadID string `json:"uploadId"` // "" for a single PutObject
-	Source   string `json:"source"`   // vendor:id
-	ETag     string `json:"etag"`     // the source file's
-	Size     int64  `json:"size"`
-	PartSize int64  `json:"partSize"`
+	UploadID string `json:"uploadId"` // "" for a single PutObject, or while Creating
+	// Creating is set, by this machine's clock, just before the request
+	// that creates the upload, and cleared once its id is saved: a state
+	// with it and no id says an upload may exist that nobody heard of.
+	Creating *time.Time `json:"creating,omitempty"`
+	Source   string     `json:"source"` // vendor:id
+	ETag     string     `json:"etag"`   // the source file's
+	Size     int64      `json:"size"`
+	PartSize int64      `json:"partSize"`
 	// HashedParts parts from the first are hashed in Hash.
 	HashedParts int             `json:"hashedParts"`
 	HashedBytes int64           `json:"hashedBytes"` // the length Hash covers: the end of part HashedParts
@@ -165,7 +170,8 @@ func decodeState(b []byte) *state {
 	}
 	var st state
 	if json.Unmarshal(b, &st) != nil || st.Version != stateVersion || st.Sum != st.checksum() ||
-		(st.UploadID == "" && !st.Publishing) || (st.UploadID != "" && (st.Size <= 0 || st.PartSize <= 0)) ||
+		(st.UploadID == "" && !st.Publishing && st.Creating == nil) ||
+		((st.UploadID != "" || st.Creating != nil) && (st.Size <= 0 || st.PartSize <= 0)) ||
 		st.Size < 0 || st.HashedParts < 0 {
 		return nil
 	}
