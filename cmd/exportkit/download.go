@@ -56,7 +56,7 @@ var downloadCmd = vendorCommand(vendorSpec{
 				"redirect stdout (> FILE, | COMMAND), give -o FILE, or add --force")
 		}
 		o.output = localOutput(o.output)
-		return checkOutput(o.output, o.force)
+		return checkOutput(o)
 	},
 	run: func(ctx context.Context, r *runner, t target) error { return r.download(ctx, t) },
 })
@@ -66,8 +66,9 @@ var downloadCmd = vendorCommand(vendorSpec{
 // with the path is a usage error (exit 2): the path is what the command
 // line got wrong, whether it is a directory, in a directory that does not
 // exist or one that cannot be written.
-func checkOutput(path string, force bool) error {
-	if handled, err := checkURLOutput(path, force); handled {
+func checkOutput(o *cmdOpts) error {
+	path, force := o.output, o.force
+	if handled, err := checkURLOutput(o); handled {
 		return err
 	}
 	switch {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/exportkit/exportkit"
+	"github.com/exportkit/exportkit/s3dest"
 )
 
 // This file holds the flag types every command shares, the flags of the
@@ -30,6 +31,9 @@ type cmdOpts struct {
 	poll               pollFlag
 	output             string
 	limit              countFlag
+	// dest is the s3:// output's destination, built (its AWS configuration
+	// read) when the output was checked, and used for the delivery.
+	dest *s3dest.Destination
 
 	// create
 	format, logType, worker, deployment string

@@ -40,8 +40,10 @@ func localOutput(out string) string {
 // checkURLOutput checks an output that is a URL: handled is false for a
 // local path. An s3:// destination is parsed, its AWS configuration read,
 // and the object looked up, so that a bad URL, bad credentials or an
-// existing object (without --force) fail in a second, not after the wait.
-func checkURLOutput(out string, force bool) (handled bool, err error) {
+// existing object (without --force) fail in a second, not after the wait;
+// the destination is kept in o.dest for the delivery.
+func checkURLOutput(o *cmdOpts) (handled bool, err error) {
+	out, force := o.output, o.force
 	scheme, _, ok := strings.Cut(out, "://")
 	if !ok || strings.ContainsAny(scheme, `/\.`) || scheme == "" {
 		return false, nil
@@ -52,7 +54,7 @@ func checkURLOutput(out string, force bool) (handled bool, err error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
 	defer cancel()
-	d, err := newS3Dest(ctx, out, force, false)
+	d, err := newS3Dest(ctx, out, force, o.noResume)
 	if err != nil {
 		return true, err
 	}
@@ -62,6 +64,7 @@ func checkURLOutput(out string, force bool) (handled bool, err error) {
 		}
 		return true, err
 	}
+	o.dest = d
 	return true, nil
 }
 
@@ -130,10 +133,13 @@ type s3View struct {
 
 // downloadTo delivers e to the s3:// output.
 func (r *runner) downloadTo(ctx context.Context, t target, e exportkit.Export, tk task, opts []exportkit.DownloadOption) error {
-	d, err := newS3Dest(ctx, r.o.output, r.o.force, r.o.noResume)
-	if err != nil {
-		tk.finish("download failed", true)
-		return err
+	d := r.o.dest
+	if d == nil {
+		var err error
+		if d, err = newS3Dest(ctx, r.o.output, r.o.force, r.o.noResume); err != nil {
+			tk.finish("download failed", true)
+			return err
+		}
 	}
 	res, err := r.c.DownloadTo(ctx, e, d, opts...)
 	if err != nil {
