@@ -6,6 +6,8 @@
 // loopback, three ways:
 //
 //   - exportkit download … -o s3://BUCKET/KEY (ranges become parts, no disk)
+//   - the same delivery by the smallest program of exportkit's SDK
+//     (./sdkonly: Client.DownloadTo into s3dest), the SDK without the CLI
 //   - exportkit download … -o FILE, then the file uploaded with the AWS
 //     SDK's transfermanager
 //   - exportkit download … -o - piped into transfermanager
@@ -68,7 +70,7 @@ func main() {
 	flag.StringVar(&o.dir, "dir", os.TempDir(), "directory for the served file, the gateway and the local copy")
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Minute, "give up after this long")
 	flag.StringVar(&o.baseline, "baseline", "", "another checkout of exportkit: its CLI is built too, and the row base delivers with it as direct does (a before/after in one run)")
-	flag.StringVar(&o.rows, "rows", "direct,file,pipe", "the rows to run: direct (-o s3://…), file (-o FILE, then transfermanager), pipe (-o - | transfermanager)")
+	flag.StringVar(&o.rows, "rows", "direct,sdk,file,pipe", "the rows to run: direct (-o s3://…), sdk (the same by ./sdkonly, the SDK alone), file (-o FILE, then transfermanager), pipe (-o - | transfermanager)")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("s3bench: ")
@@ -131,6 +133,12 @@ func run(ctx context.Context, o options) error {
 		if !strings.Contains(o.rows, "base") {
 			o.rows = "base," + o.rows
 		}
+	}
+	sdkBin := filepath.Join(work, "sdkonly")
+	build := exec.CommandContext(ctx, "go", "build", "-o", sdkBin, "./sdkonly")
+	build.Dir = mod
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build ./sdkonly: %v\n%s", err, out)
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -203,6 +211,8 @@ func run(ctx context.Context, o options) error {
 	}
 	all := []*row{
 		{id: "direct", key: "direct.csv", name: "exportkit download -o s3://…", steps: [][]string{dl("s3://" + bucket + "/direct.csv" + q)}},
+		{id: "sdk", key: "sdk.csv", name: "the SDK alone: DownloadTo into s3dest (./sdkonly)", steps: [][]string{
+			{sdkBin, apiURL, bench.OrbitExportID, "s3://" + bucket + "/sdk.csv" + q, conns, ps}}},
 		{id: "file", key: "file.csv", name: "exportkit download -o FILE, then transfermanager", steps: [][]string{dl(local), tm(local, "file.csv")}},
 		// One step: "|", the writer, "|", the reader.
 		{id: "pipe", key: "pipe.csv", name: "exportkit download -o - | transfermanager", steps: [][]string{
@@ -216,7 +226,7 @@ func run(ctx context.Context, o options) error {
 	for _, id := range strings.Split(o.rows, ",") {
 		i := slices.IndexFunc(all, func(r *row) bool { return r.id == strings.TrimSpace(id) })
 		if i < 0 {
-			return fmt.Errorf("-rows: unknown row %q (direct, file, pipe; base with -baseline)", id)
+			return fmt.Errorf("-rows: unknown row %q (direct, sdk, file, pipe; base with -baseline)", id)
 		}
 		rows = append(rows, all[i])
 	}
