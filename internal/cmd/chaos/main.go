@@ -18,6 +18,14 @@
 //
 // Each scenario has its own fake, manifest, store and directory. The jobs
 // backfill -periods hourly periods plus the current one.
+//
+// With -s3 the manifest delivers into a bucket (dir: s3://…) of a Versity
+// S3 gateway started here (bash .ci/versitygw.sh install), each scenario
+// its own bucket: the objects are compared with the fake's files, and the
+// multipart uploads left open are counted (the goal is 0: a killed upload
+// is taken up by the next sync, not left behind):
+//
+//	go run ./internal/cmd/chaos -s3
 package main
 
 import (
@@ -33,6 +41,7 @@ import (
 	"log"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,6 +50,10 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/exportkit/exportkit/internal/bench"
 )
@@ -56,6 +69,7 @@ func main() {
 	flag.StringVar(&c.fileSize, "file-size", "8MiB", "the size of each export's file")
 	flag.StringVar(&c.bin, "bin", "", "the exportkit binary (default: build ./cmd/exportkit)")
 	flag.StringVar(&c.dir, "dir", "", "keep each scenario's files under `DIR` (default: a temporary directory, removed)")
+	flag.BoolVar(&c.s3, "s3", false, "deliver into buckets of a Versity S3 gateway (dir: s3://…) instead of a directory")
 	flag.Parse()
 	if c.kills < 0 || c.periods < 0 || c.periods > 9 || c.lose < 0 || c.lose > 1 {
 		// sync status shows a job's last 10 finished runs.
@@ -76,6 +90,16 @@ func main() {
 			log.Fatal(err)
 		}
 		c.bin = bin
+	}
+	if c.s3 {
+		gw, err := bench.StartVersityGW(ctx, filepath.Join(c.dir, "gateway"))
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer gw.Stop()
+		c.gw = gw
+		c.s3c = s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(gw.Endpoint), UsePathStyle: true,
+			Credentials: credentials.NewStaticCredentialsProvider(bench.VersityAccessKey, bench.VersitySecretKey, "")})
 	}
 	calm, err := c.scenario(ctx, "no kills", 0)
 	if err != nil {
@@ -100,6 +124,9 @@ type config struct {
 	fileSize       string
 	bin, dir       string
 	span           time.Duration
+	s3             bool
+	gw             *bench.VersityGW
+	s3c            *s3.Client
 }
 
 // outcome is what one scenario measured.
@@ -118,10 +145,13 @@ type outcome struct {
 	finalExits    []int
 	elapsed       time.Duration
 	lost          int // create replies the fake cut
+	bucket        string
+	openUploads   []string // -s3: multipart uploads open at the end
 }
 
 func (o *outcome) ok() bool {
-	return o.done == o.runs && o.maxPerRun == 1 && len(o.orphans) == 0 && len(o.differ) == 0 && len(o.shared) == 0
+	return o.done == o.runs && o.maxPerRun == 1 && len(o.orphans) == 0 && len(o.differ) == 0 && len(o.shared) == 0 &&
+		len(o.openUploads) == 0
 }
 
 // scenario runs the manifest against a fresh fake with kills SIGKILLs,
@@ -139,11 +169,22 @@ func (c *config) scenario(ctx context.Context, name string, kills int) (*outcome
 		_ = fake.Process.Signal(syscall.SIGTERM)
 		_ = fake.Wait()
 	}()
+	out := &outcome{name: name}
+	head := ""
+	if c.s3 {
+		// A bucket per scenario; the bucket's credentials go to sync.
+		out.bucket = "chaos-" + strings.ReplaceAll(name, " ", "-")
+		if _, err := c.s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &out.bucket}); err != nil {
+			return nil, fmt.Errorf("create bucket: %w", err)
+		}
+		head = "dir: s3://" + out.bucket + "/exports?endpoint=" + url.QueryEscape(c.gw.Endpoint) +
+			"&use_path_style=true&disable_https=true&region=us-east-1\n"
+		env = append(env, "AWS_ACCESS_KEY_ID="+bench.VersityAccessKey, "AWS_SECRET_ACCESS_KEY="+bench.VersitySecretKey, "AWS_REGION=us-east-1")
+	}
 	mf := filepath.Join(dir, "exportkit.yaml")
-	if err := os.WriteFile(mf, []byte(manifest(env, c.periods)), 0o644); err != nil {
+	if err := os.WriteFile(mf, []byte(head+manifest(env, c.periods)), 0o644); err != nil {
 		return nil, err
 	}
-	out := &outcome{name: name}
 	rng := rand.New(rand.NewPCG(c.seed, uint64(kills)))
 	start := time.Now()
 	for out.kills < kills {
@@ -383,7 +424,13 @@ func (c *config) measure(ctx context.Context, dir, mf string, env []string, out 
 				out.differ = append(out.differ, j.Name+" "+r.Period+": no export at the fake for "+r.ExportID)
 				continue
 			}
-			sum, size, err := sha1File(filepath.Join(dir, filepath.FromSlash(r.File)))
+			var sum string
+			var size int64
+			if c.s3 {
+				sum, size, err = c.sha1Object(ctx, out.bucket, r.File)
+			} else {
+				sum, size, err = sha1File(filepath.Join(dir, filepath.FromSlash(r.File)))
+			}
 			switch {
 			case err != nil:
 				out.differ = append(out.differ, j.Name+" "+r.Period+": "+err.Error())
@@ -423,7 +470,33 @@ func (c *config) measure(ctx context.Context, dir, mf string, env []string, out 
 	}
 	out.refetched = out.fetched - out.size
 	sort.Strings(out.orphans)
+	if c.s3 {
+		lu, err := c.s3c.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: &out.bucket})
+		if err != nil {
+			return fmt.Errorf("list multipart uploads: %w", err)
+		}
+		for _, u := range lu.Uploads {
+			out.openUploads = append(out.openUploads, aws.ToString(u.Key)+" "+aws.ToString(u.UploadId))
+		}
+	}
 	return nil
+}
+
+// sha1Object is the SHA-1 and size of the object at an s3:// URL in
+// bucket, read back from the gateway.
+func (c *config) sha1Object(ctx context.Context, bucket, file string) (string, int64, error) {
+	key, ok := strings.CutPrefix(file, "s3://"+bucket+"/")
+	if !ok {
+		return "", 0, fmt.Errorf("%q is not in bucket %s", file, bucket)
+	}
+	obj, err := c.s3c.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key})
+	if err != nil {
+		return "", 0, err
+	}
+	defer obj.Body.Close()
+	h := sha1.New()
+	n, err := io.Copy(h, obj.Body)
+	return hex.EncodeToString(h.Sum(nil)), n, err
 }
 
 func getJSON(ctx context.Context, url string, v any) error {
@@ -456,8 +529,13 @@ func sha1File(path string) (string, int64, error) {
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 
 func report(w io.Writer, c config, outs ...*outcome) {
+	into := "a directory"
+	if c.s3 {
+		into = "an S3 bucket (versitygw)"
+	}
 	fmt.Fprintf(w, "exportkit sync under chaos: 6 jobs (brainbase ×2, memsolus ×2, orbit, kore), %d hourly periods each,\n"+
-		"files of %s, the fake losing %.0f%% of create replies; kill moments seeded %d\n\n", c.periods+1, c.fileSize, c.lose*100, c.seed)
+		"files of %s into %s, the fake losing %.0f%% of create replies; kill moments seeded %d\n\n",
+		c.periods+1, c.fileSize, into, c.lose*100, c.seed)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	row := func(label string, f func(o *outcome) string, goal string) {
 		fmt.Fprintf(tw, "%s\t", label)
@@ -480,6 +558,9 @@ func report(w io.Writer, c config, outs ...*outcome) {
 	row("orphan exports", func(o *outcome) string { return fmt.Sprint(len(o.orphans)) }, "0")
 	row("exports adopted by two runs", func(o *outcome) string { return fmt.Sprint(len(o.shared)) }, "0")
 	row("files differing from the fake's", func(o *outcome) string { return fmt.Sprint(len(o.differ)) }, "0")
+	if c.s3 {
+		row("multipart uploads left open", func(o *outcome) string { return fmt.Sprint(len(o.openUploads)) }, "0")
+	}
 	row("bytes fetched / published", func(o *outcome) string { return mib(o.fetched) + " / " + mib(o.size) }, "")
 	row("bytes fetched again", func(o *outcome) string { return mib(o.refetched) }, "")
 	row("final syncs' exit codes", func(o *outcome) string { return strings.Trim(fmt.Sprint(o.finalExits), "[]") }, "0")
@@ -497,6 +578,9 @@ func report(w io.Writer, c config, outs ...*outcome) {
 		}
 		for _, s := range o.shared {
 			fmt.Fprintf(w, "%s: adopted twice: %s\n", o.name, s)
+		}
+		for _, s := range o.openUploads {
+			fmt.Fprintf(w, "%s: upload left open: %s\n", o.name, s)
 		}
 	}
 }
