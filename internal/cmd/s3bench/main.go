@@ -98,6 +98,7 @@ type row struct {
 	steps [][]string // processes run one after the other; a step of two is a pipe
 	wall  []time.Duration
 	rss   int64
+	cpu   []time.Duration // user + system, of every process of the row
 	err   string
 }
 
@@ -237,13 +238,14 @@ func run(ctx context.Context, o options) error {
 		for i := range rows {
 			rw := rows[(i+r)%len(rows)]
 			fmt.Fprintf(os.Stderr, "round %d: %s...\n", r+1, rw.name)
-			d, rss, err := runRow(ctx, rw, env)
+			d, rss, cpu, err := runRow(ctx, rw, env)
 			if err != nil {
 				rw.err = err.Error()
 				fmt.Fprintf(os.Stderr, "  failed: %v\n", err)
 				continue
 			}
 			rw.wall = append(rw.wall, d)
+			rw.cpu = append(rw.cpu, cpu)
 			rw.rss = max(rw.rss, rss)
 			os.Remove(local)
 		}
@@ -257,24 +259,32 @@ func run(ctx context.Context, o options) error {
 	fmt.Printf("\n%s from nginx behind Toxiproxy (%s, %.0f MB/s per connection) into versitygw (posix) on loopback; "+
 		"%d connections, %s parts; median of %d; %s, %d CPUs\n\n",
 		bench.FormatSize(size), o.latency, o.rate, o.conns, bench.FormatSize(partSize), o.rounds, runtime.Version(), runtime.NumCPU())
-	fmt.Println("| how | wall | peak RSS | goal 16 MiB + conns × part |")
-	fmt.Println("|---|---|---|---|")
+	fmt.Println("| how | wall | CPU (user + system) | peak RSS | goal 16 MiB + conns × part |")
+	fmt.Println("|---|---|---|---|---|")
 	goal := 16<<20 + int64(o.conns)*partSize
 	for _, rw := range rows {
 		if len(rw.wall) == 0 {
-			fmt.Printf("| %s | failed: %s | | |\n", rw.name, rw.err)
+			fmt.Printf("| %s | failed: %s | | | |\n", rw.name, rw.err)
 			continue
 		}
-		fmt.Printf("| %s | %.2f s | %s | %s |\n", rw.name, median(rw.wall).Seconds(), bench.FormatSize(rw.rss), bench.FormatSize(goal))
+		fmt.Printf("| %s | %.2f s | %.2f s | %s | %s |\n", rw.name, median(rw.wall).Seconds(), median(rw.cpu).Seconds(),
+			bench.FormatSize(rw.rss), bench.FormatSize(goal))
 	}
 	return nil
 }
 
-// runRow runs a row's steps and returns the wall time and peak RSS: the
-// highest step's, or for a pipe the sum of its two processes.
-func runRow(ctx context.Context, rw *row, env []string) (time.Duration, int64, error) {
+// runRow runs a row's steps and returns the wall time, the peak RSS (the
+// highest step's, or for a pipe the sum of its two processes) and the CPU
+// time of all its processes.
+func runRow(ctx context.Context, rw *row, env []string) (time.Duration, int64, time.Duration, error) {
 	start := time.Now()
 	var peak int64
+	var cpu time.Duration
+	used := func(c *exec.Cmd) {
+		if ps := c.ProcessState; ps != nil {
+			cpu += ps.UserTime() + ps.SystemTime()
+		}
+	}
 	for _, step := range rw.steps {
 		if step[0] == "|" {
 			i := slices.Index(step[1:], "|") + 1
@@ -284,7 +294,7 @@ func runRow(ctx context.Context, rw *row, env []string) (time.Duration, int64, e
 			ca.Stderr, cb.Stderr = os.Stderr, os.Stderr
 			pr, pw, err := os.Pipe()
 			if err != nil {
-				return 0, 0, err
+				return 0, 0, 0, err
 			}
 			ca.Stdout, cb.Stdin = pw, pr
 			type res struct {
@@ -298,10 +308,12 @@ func runRow(ctx context.Context, rw *row, env []string) (time.Duration, int64, e
 			for range 2 {
 				r := <-ch
 				if r.err != nil {
-					return 0, 0, r.err
+					return 0, 0, 0, r.err
 				}
 				sum += r.rss
 			}
+			used(ca)
+			used(cb)
 			peak = max(peak, sum)
 			continue
 		}
@@ -310,11 +322,12 @@ func runRow(ctx context.Context, rw *row, env []string) (time.Duration, int64, e
 		cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
 		n, err := bench.RunPeakRSS(cmd)
 		if err != nil {
-			return 0, 0, fmt.Errorf("%s: %w", filepath.Base(step[0]), err)
+			return 0, 0, 0, fmt.Errorf("%s: %w", filepath.Base(step[0]), err)
 		}
+		used(cmd)
 		peak = max(peak, n)
 	}
-	return time.Since(start), peak, nil
+	return time.Since(start), peak, cpu, nil
 }
 
 // tmUpload is the uploader process: tm-upload ENDPOINT BUCKET KEY SRC CONNS PARTSIZE,
