@@ -25,18 +25,24 @@ func TestCreateAnswerLost(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		state func(t *testing.T) s3dest.Option // nil: no state kept
+		// noList: the credentials may not list uploads; the lost answer's
+		// upload cannot be found, a second is created and the first is
+		// left to the lifecycle rule (or clean).
+		noList bool
 	}{
 		{"with a state file", func(t *testing.T) s3dest.Option {
 			return s3dest.WithStateFile(filepath.Join(t.TempDir(), "s"))
-		}},
+		}, false},
 		{"in a state store that keeps states, as exportjob's", func(*testing.T) s3dest.Option {
 			return s3dest.WithStateStore(&memStates{keep: true}, "run-1")
-		}},
-		{"without a state", nil},
+		}, false},
+		{"without a state", nil, false},
+		{"without the permission to list uploads", nil, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := newStore(t)
 			st.countParts()
+			st.denyListUploads.Store(tc.noList)
 			var lost atomic.Int64
 			st.onCreate(func(w http.ResponseWriter, r *http.Request, answer *httptest.ResponseRecorder) {
 				if lost.CompareAndSwap(0, 1) {
@@ -54,10 +60,16 @@ func TestCreateAnswerLost(t *testing.T) {
 				exportkit.WithPartSize(5<<20), exportkit.WithConnections(2))
 			require.NoError(t, err)
 			assert.Equal(t, int64(1), lost.Load(), "the answer was cut")
-			assert.Equal(t, int64(1), st.creates.Load(), "one upload created: the one whose answer was lost was taken up")
 			assert.Equal(t, 3, res.Parts)
 			r, n := src.reader(t)
 			assert.True(t, st.sameObject("lost.bin", r, n), "byte-identical")
+			st.denyListUploads.Store(false)
+			if tc.noList {
+				assert.Equal(t, int64(2), st.creates.Load())
+				assert.Len(t, st.openUploads(), 1, "the lost answer's upload, which could not be found")
+				return
+			}
+			assert.Equal(t, int64(1), st.creates.Load(), "one upload created: the one whose answer was lost was taken up")
 			assert.Empty(t, st.openUploads(), "no upload left open")
 		})
 	}

@@ -41,6 +41,9 @@ type store struct {
 	// vendorKey is set when a request to the store carried a vendor key.
 	vendorKey atomic.Bool
 	creates   atomic.Int64 // CreateMultipartUpload requests the proxy saw
+	// denyListUploads makes the proxy refuse ListMultipartUploads, as a
+	// store does to credentials without s3:ListBucketMultipartUploads.
+	denyListUploads atomic.Bool
 	// createHook, when set, is given the gateway's answer to each
 	// CreateMultipartUpload, to pass on (passOn), cut or hold.
 	createHook atomic.Pointer[func(w http.ResponseWriter, r *http.Request, answer *httptest.ResponseRecorder)]
@@ -91,6 +94,12 @@ func (st *store) countParts() {
 			}
 		}
 		q := r.URL.Query()
+		if r.Method == http.MethodGet && q.Has("uploads") && st.denyListUploads.Load() {
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(http.StatusForbidden)
+			io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`)
+			return
+		}
 		if r.Method == http.MethodPost && q.Has("uploads") {
 			st.creates.Add(1)
 			if f := st.createHook.Load(); f != nil {
