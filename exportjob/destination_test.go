@@ -27,6 +27,7 @@ type memBucket struct {
 	mu        sync.Mutex
 	objects   map[string][]byte
 	staged    map[string][][]byte // the parts of the upload open per key
+	ours      map[string]bool     // objects a delivery published (as s3dest's metadata tells)
 	uploads   int                 // parts uploaded
 	publishes int                 // objects written
 	delivers  int                 // Deliver calls
@@ -40,7 +41,7 @@ type memBucket struct {
 const memPart = 16 << 10
 
 func newBucket(t *testing.T) *memBucket {
-	return &memBucket{t: t, objects: map[string][]byte{}, staged: map[string][][]byte{}}
+	return &memBucket{t: t, objects: map[string][]byte{}, staged: map[string][][]byte{}, ours: map[string]bool{}}
 }
 
 // option is the engine's WithDestination for this bucket, keys under
@@ -149,12 +150,26 @@ func (o *memObject) Deliver(ctx context.Context, t *exportkit.Transfer) (*export
 	}
 	b.mu.Lock()
 	b.objects[o.key] = bytes.Join(staged, nil)
+	b.ours[o.key] = true
 	b.publishes++
 	b.mu.Unlock()
 	if err := o.state.Delete(ctx, o.key); err != nil {
 		return nil, err
 	}
 	return &exportkit.Delivery{Location: "mem://bucket/" + o.key, Bytes: size, Parts: len(staged)}, nil
+}
+
+// Published says whether a delivery published the object: someone else's
+// is not reported, and Deliver refuses it.
+func (o *memObject) Published(context.Context) (int64, string, bool, error) {
+	o.b.mu.Lock()
+	defer o.b.mu.Unlock()
+	obj, ok := o.b.objects[o.key]
+	if !ok || !o.b.ours[o.key] {
+		return 0, "", false, nil
+	}
+	sum := sha1.Sum(obj)
+	return int64(len(obj)), hex.EncodeToString(sum[:]), true, nil
 }
 
 // states counts the destination states the store holds.
@@ -292,6 +307,34 @@ func TestDestinationResumeAndKillBeforeDone(t *testing.T) {
 			require.Equal(t, 1, v.creates()[j.Vendor])
 		})
 	}
+}
+
+// A store lost (deleted, made again) forgets the runs done; the next sync
+// finds their objects at the destination (Published) and records the runs
+// done from them: nothing is created at the vendor or delivered again.
+func TestDestinationStoreLost(t *testing.T) {
+	v := newEnv(t)
+	b := newBucket(t)
+	jobs := allJobs()
+	first := v.sync(v.engine(v.client(), jobs, b.option()))
+	for _, j := range jobs {
+		b.requireDelivered(v, first, j.Name)
+	}
+	creates, delivers, publishes := v.creates(), b.delivers, b.publishes
+
+	require.NoError(t, os.Remove(v.store))
+	again := v.sync(v.engine(v.client(), jobs, b.option()))
+	for _, j := range jobs {
+		r, was := again[j.Name], first[j.Name]
+		require.NoError(t, r.Err, j.Name)
+		require.Equal(t, StateDone, r.Run.State, j.Name)
+		require.Equal(t, was.Run.File, r.Run.File, j.Name)
+		require.Equal(t, was.Run.Size, r.Run.Size, j.Name)
+		require.Equal(t, was.Run.SHA1, r.Run.SHA1, j.Name)
+	}
+	require.Equal(t, creates, v.creates(), "no export created again")
+	require.Equal(t, delivers, b.delivers, "nothing delivered again")
+	require.Equal(t, publishes, b.publishes)
 }
 
 // A destination that cannot be made, or refuses the file (the object

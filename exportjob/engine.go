@@ -170,6 +170,19 @@ type Target struct {
 	State StateStore
 }
 
+// Published is implemented by a destination that can tell, before an
+// export is created for a run, that the run's file is already stored
+// there by exportkit: a sync whose store was lost, or made again. The run
+// is then recorded done from what is stored, as a file already published
+// in the engine's directory is, and nothing is created at the vendor or
+// stored again. Published reports the stored file's size and SHA-1 (hex);
+// ok is false when nothing is stored, and when what is stored is not
+// exportkit's (the delivery then refuses to overwrite it). s3dest's
+// Destination implements it.
+type Published interface {
+	Published(ctx context.Context) (size int64, sha1 string, ok bool, err error)
+}
+
 // StateStore keeps a destination's resume state under a key (the method
 // set of s3dest.StateStore). Save writes only while the engine holds the
 // run; Delete keeps the state until the run is marked done, so that a

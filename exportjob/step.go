@@ -110,7 +110,8 @@ func (e *Engine) finalPath(j jobEntry, r *Run) (abs, rel string) {
 
 // plan writes a new create intent for r: from here on, the create may
 // have been sent. A file already published for the period (a store lost
-// and made again) is kept, not fetched again.
+// and made again), in the engine's directory or at a destination that
+// says so (Published), is kept, not created or fetched again.
 func (e *Engine) plan(ctx context.Context, j jobEntry, r *Run) error {
 	if abs, rel := e.finalPath(j, r); e.cfg.dest == nil && fileExists(abs) {
 		size, sum, err := hashFile(abs)
@@ -120,6 +121,11 @@ func (e *Engine) plan(ctx context.Context, j jobEntry, r *Run) error {
 		next := *r
 		next.State, next.File, next.Size, next.SHA1, next.Error = StateDone, rel, size, sum, ""
 		return e.save(ctx, r, &next, "done: the published file was kept", e.publishTx(r))
+	}
+	if e.cfg.dest != nil {
+		if kept, err := e.keepPublished(ctx, j, r); kept || err != nil {
+			return err
+		}
 	}
 	mu := e.jobMu[j.Name]
 	mu.Lock()
@@ -459,6 +465,37 @@ func (e *Engine) ready(ctx context.Context, r *Run) (exportkit.Export, error) {
 	return x, nil
 }
 
+// keepPublished records r done from its destination when the destination
+// says the file is already stored there (Published); kept is false when
+// it is not, or the destination cannot tell.
+func (e *Engine) keepPublished(ctx context.Context, j jobEntry, r *Run) (kept bool, err error) {
+	d, loc, err := e.destination(ctx, j, r)
+	if err != nil {
+		return true, e.fail(ctx, r, StatePlanned, err)
+	}
+	p, ok := d.(Published)
+	if !ok {
+		return false, nil
+	}
+	size, sum, found, err := p.Published(ctx)
+	if err != nil {
+		return true, e.fail(ctx, r, StatePlanned, err)
+	}
+	if !found {
+		return false, nil
+	}
+	next := *r
+	next.State, next.File, next.Size, next.SHA1, next.Error = StateDone, loc, size, sum, ""
+	return true, e.save(ctx, r, &next, "done: the file already stored at "+loc+" was kept", e.publishTx(r))
+}
+
+// destination is where WithDestination sends r's file.
+func (e *Engine) destination(ctx context.Context, j jobEntry, r *Run) (exportkit.Destination, string, error) {
+	_, rel := e.finalPath(j, r)
+	return e.cfg.dest(ctx, Target{Job: r.Job, Fingerprint: r.fingerprint, Name: filepath.ToSlash(rel),
+		State: &runState{st: e.st, fp: r.fingerprint, owner: e.owner}})
+}
+
 // deliver hands r's file to the destination WithDestination gives for it
 // (DownloadTo: verified, SHA-1 computed, the destination's resume state
 // kept in the store), then marks the run done with what was stored, in
@@ -471,9 +508,7 @@ func (e *Engine) deliver(ctx context.Context, j jobEntry, r *Run) error {
 	if x == nil {
 		return err
 	}
-	_, rel := e.finalPath(j, r)
-	d, loc, err := e.cfg.dest(ctx, Target{Job: r.Job, Fingerprint: r.fingerprint, Name: filepath.ToSlash(rel),
-		State: &runState{st: e.st, fp: r.fingerprint, owner: e.owner}})
+	d, loc, err := e.destination(ctx, j, r)
 	if err != nil {
 		return e.fail(ctx, r, StateDownloading, err)
 	}

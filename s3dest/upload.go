@@ -41,7 +41,7 @@ func (d *Destination) Deliver(ctx context.Context, t *exportkit.Transfer) (*expo
 	if !d.cfg.force {
 		if err := d.checkAbsent(ctx); err != nil {
 			if errors.Is(err, ErrExists) {
-				if dl := d.published(ctx, t, parts); dl != nil {
+				if dl := d.publishedByState(ctx, t, parts); dl != nil {
 					return dl, nil
 				}
 			}
@@ -474,7 +474,7 @@ func (u *upload) complete(ctx context.Context, crc string) error {
 // savePublishing saves st, the state of a delivery whose file is whole
 // and verified, as about to be published with the CRC-64/NVME crc: the
 // hash state of the whole file, so that a delivery killed once the
-// object is published can still say what it published (see published).
+// object is published can still say what it published (see publishedByState).
 func (d *Destination) savePublishing(ctx context.Context, st *state, t *exportkit.Transfer, crc string) error {
 	if d.cfg.state == nil {
 		return nil
@@ -490,7 +490,7 @@ func (d *Destination) savePublishing(ctx context.Context, st *state, t *exportki
 	return d.saveState(ctx, st)
 }
 
-// published returns the delivery of an object that exists because an
+// publishedByState returns the delivery of an object that exists because an
 // earlier delivery of this same file published it and was killed before
 // it could say so: its state says it was publishing this export's file
 // (same source, ETag and size) to this object with a known CRC-64/NVME,
@@ -498,7 +498,7 @@ func (d *Destination) savePublishing(ctx context.Context, st *state, t *exportki
 // one) CRC. The file's hashes are taken up from the state and verified.
 // nil when the object is not this delivery's own: it is then refused as
 // existing, never overwritten.
-func (d *Destination) published(ctx context.Context, t *exportkit.Transfer, plan []exportkit.Part) *exportkit.Delivery {
+func (d *Destination) publishedByState(ctx context.Context, t *exportkit.Transfer, plan []exportkit.Part) *exportkit.Delivery {
 	st := d.loadState(ctx)
 	if st == nil || !st.Publishing || st.CRC == "" || st.Bucket != d.target.Bucket || st.Key != d.target.Key ||
 		st.Source != t.Key() || st.ETag != t.ETag() || st.Size != t.Size() {

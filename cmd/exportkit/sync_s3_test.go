@@ -225,6 +225,26 @@ func TestSyncToS3(t *testing.T) {
 		assert.True(t, strings.HasPrefix(j.Runs[0].File, "s3://"+bucket+"/nightly/"+j.Name+"/"), j.Runs[0].File)
 	}
 	assert.NoDirExists(t, stateDir(env), "the resume state is in the sync store, not in files")
+
+	// The store lost: the next sync finds each run's object in the bucket,
+	// its own (exportkit's metadata), and records the run done from it,
+	// read back; nothing is created at a vendor or uploaded again.
+	require.NoError(t, os.Remove(filepath.Join(filepath.Dir(mf), "exportkit.db")))
+	exports := len(srv.Exports())
+	r = runWith(t, env, "sync", "-f", mf, "--json").must(t, exitOK)
+	lines = strings.Split(strings.TrimSpace(r.stdout), "\n")
+	require.Len(t, lines, 4, r.stdout)
+	for _, l := range lines {
+		var res syncRun
+		require.NoError(t, json.Unmarshal([]byte(l), &res))
+		require.Equal(t, "done", res.State, res.Job)
+		n, sum := objectSHA1(t, c, bucket, strings.TrimPrefix(res.File, "s3://"+bucket+"/"))
+		require.NotNil(t, res.Size)
+		assert.EqualValues(t, n, *res.Size, res.Job)
+		assert.Equal(t, sum, res.SHA1, res.Job)
+	}
+	assert.Equal(t, exports, len(srv.Exports()), "no export created again")
+	assert.Empty(t, openUploads(t, c, bucket))
 }
 
 // stateDir is where download -o s3:// would keep state files in env.
