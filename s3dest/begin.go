@@ -44,7 +44,7 @@ func (u *upload) begin(ctx context.Context) (int64, error) {
 	partSize := u.parts[0].Size()
 	if st := d.loadState(ctx); st != nil {
 		adopted := false
-		if st.UploadID == "" && st.Creating != nil {
+		if st.UploadID == "" && st.Creating != nil && st.Bucket == d.target.Bucket && st.Key == d.target.Key {
 			id, err := d.created(ctx, *st.Creating)
 			if err != nil {
 				return 0, err
@@ -113,7 +113,11 @@ func (u *upload) create(ctx context.Context, partSize int64) error {
 			d.removeState(ctx) // the store said no: it started nothing
 			return d.storeError("create multipart upload", err)
 		}
-		if ctx.Err() != nil || n == createAttempts {
+		if ctx.Err() != nil {
+			u.abandon(ctx, since)
+			return d.storeError("create multipart upload", err)
+		}
+		if n == createAttempts {
 			return d.storeError("create multipart upload", err) // the intent stays: the next delivery looks
 		}
 		id, lerr := d.created(ctx, since)
@@ -138,6 +142,20 @@ func (u *upload) create(ctx context.Context, partSize int64) error {
 		}
 	}
 	return nil
+}
+
+// abandon aborts, on a context of its own, the upload that a create
+// cancelled before its answer may have started, when the store lists it:
+// a cancelled delivery leaves no upload open. The intent stays when none
+// is found (the store may act on the request later): the next delivery
+// to the object looks again.
+func (u *upload) abandon(ctx context.Context, since time.Time) {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
+	defer cancel()
+	if id, err := u.d.created(actx, since); err == nil && id != "" {
+		u.st.UploadID = id
+		u.abort(actx)
+	}
 }
 
 // noRetry: a CreateMultipartUpload is sent once by the SDK; create looks

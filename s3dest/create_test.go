@@ -126,3 +126,24 @@ func TestKillDuringCreate(t *testing.T) {
 	_, err = os.Stat(statePath)
 	assert.True(t, os.IsNotExist(err), "the state file is gone")
 }
+
+// TestCancelDuringCreate cancels a delivery while its
+// CreateMultipartUpload is unanswered, the gateway having created the
+// upload: the delivery finds that upload and aborts it, leaving none open.
+func TestCancelDuringCreate(t *testing.T) {
+	st := newStore(t)
+	st.countParts()
+	src := newSource(t, 12<<20)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st.onCreate(func(w http.ResponseWriter, r *http.Request, answer *httptest.ResponseRecorder) {
+		cancel() // the gateway created the upload; its answer never comes
+		<-r.Context().Done()
+	})
+	_, err := src.c.DownloadTo(ctx, src.export(t), st.dest("cancel.bin", s3dest.WithStateFile(filepath.Join(t.TempDir(), "s"))),
+		exportkit.WithPartSize(5<<20))
+	require.ErrorIs(t, err, context.Canceled)
+	st.createHook.Store(nil)
+	assert.Equal(t, int64(1), st.creates.Load())
+	assert.Empty(t, st.openUploads(), "the upload the cancelled create started was aborted")
+}
