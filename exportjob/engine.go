@@ -201,7 +201,10 @@ type StateStore interface {
 // CompleteMultipartUpload) before the run is marked done; a sync killed
 // in between delivers again to a destination that finds, from the state
 // it saved, that the file is already there, and the run is marked done
-// without storing it twice.
+// without storing it twice. A destination that implements [Published]
+// is asked, before a new run's export is created, whether the run's file
+// is stored already (a store lost and made again): the run is then
+// recorded done from it.
 func WithDestination(f DestinationFunc) Option {
 	return func(c *config) error {
 		if f == nil {
