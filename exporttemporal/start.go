@@ -59,7 +59,9 @@ type JobRunStart struct {
 // start: set Start (or a negative Catchup, none) to avoid it.
 //
 // A bad job or option is an error matching exportkit.ErrInvalidInput,
-// before anything is started; an error from Temporal stops the starts and
+// before anything is started, and so are two jobs holding what
+// [exportjob.Vendor.Serial] names (two jobs on one Kore bot), which job
+// runs do not keep apart; an error from Temporal stops the starts and
 // is returned with the runs done so far.
 func StartJobRuns(ctx context.Context, c client.Client, jobs []exportjob.Job, now time.Time, opts StartOptions) ([]JobRunStart, error) {
 	if c == nil || opts.TaskQueue == "" {
@@ -71,6 +73,7 @@ func StartJobRuns(ctx context.Context, c client.Client, jobs []exportjob.Job, no
 	}
 	var runs []run
 	seen := map[string]bool{}
+	serial := map[string]string{} // Vendor.Serial key → the job holding it
 	for _, j := range jobs {
 		nj, err := exportjob.Normalize(j)
 		if err != nil {
@@ -80,6 +83,16 @@ func StartJobRuns(ctx context.Context, c client.Client, jobs []exportjob.Job, no
 			return nil, invalid(fmt.Errorf("exporttemporal: StartJobRuns: job %q defined twice", nj.Name))
 		}
 		seen[nj.Name] = true
+		v, _ := exportjob.LookupVendor(nj.Vendor) // Normalize checked it
+		if key := v.Serial(nj.Params); key != "" {
+			if other, ok := serial[key]; ok {
+				return nil, invalid(fmt.Errorf("exporttemporal: StartJobRuns: jobs %q and %q hold the same %s for their whole runs "+
+					"(Kore keeps one export per bot, the latest): a job run waits only for its own job's previous run, so one "+
+					"job's start would replace the other's export; give each bot one job here (exportkit sync keeps them apart)",
+					other, nj.Name, key))
+			}
+			serial[key] = nj.Name
+		}
 		ps, err := exportjob.DuePeriods(nj, now, firstDue(nj, now))
 		if err != nil {
 			return nil, err

@@ -66,6 +66,8 @@ func TestStartJobRunsUsesTheFingerprintAndReportsRefusals(t *testing.T) {
 	}
 }
 
+// StartJobRuns refuses, before starting anything: no client, no task
+// queue, a job twice, a bad job, and two jobs on one Kore bot.
 func TestStartJobRunsRefusesBadInput(t *testing.T) {
 	tc := &mocks.Client{}
 	good := exportjob.Job{Name: "logs", Vendor: exportkit.Brainbase}
@@ -78,6 +80,12 @@ func TestStartJobRunsRefusesBadInput(t *testing.T) {
 		{tc, []exportjob.Job{good}, StartOptions{}},
 		{tc, []exportjob.Job{good, good}, StartOptions{TaskQueue: "q"}},
 		{tc, []exportjob.Job{{Name: "x", Vendor: exportkit.Orbit}}, StartOptions{TaskQueue: "q"}},
+		// Two jobs on one Kore bot: their runs would replace each other's
+		// export.
+		{tc, []exportjob.Job{
+			{Name: "bot-latest", Vendor: exportkit.Kore, Params: map[string]string{"bot": "st-1"}},
+			{Name: "bot-published", Vendor: exportkit.Kore, Params: map[string]string{"bot": "st-1", "type": "published"}},
+		}, StartOptions{TaskQueue: "q"}},
 	} {
 		_, err := StartJobRuns(context.Background(), tt.c, tt.jobs, time.Now(), tt.opts)
 		require.ErrorIs(t, err, exportkit.ErrInvalidInput)
