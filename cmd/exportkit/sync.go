@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"path"
@@ -41,7 +42,13 @@ var syncCmd = &cliCommand{
 			"the vendor, never created twice. Progress lines go to stderr, one result line\n" +
 			"per run to stdout. \"sync status\" prints every job, its runs, what is in flight\n" +
 			"and what is parked.",
-		notes: "Exit codes: 0 every due run done, 1 a run parked (the reason is printed; see\n" +
+		notes: "A small manifest (the README's \"exportkit sync\" section has every key):\n\n" +
+			"  jobs:\n" +
+			"    - name: logs\n" +
+			"      vendor: brainbase\n" +
+			"      every: 24h\n" +
+			"      format: csv\n\n" +
+			"Exit codes: 0 every due run done, 1 a run parked (the reason is printed; see\n" +
 			"sync status for its candidates) or another error, 2 a bad manifest (the line is\n" +
 			"named), 3 a run failed (the next sync takes it up again where the vendor allows),\n" +
 			"4 an export expired, 5 --timeout, 130 interrupted.",
@@ -70,13 +77,23 @@ var syncCmd = &cliCommand{
 	},
 }
 
+// loadManifest loads the manifest at path. A missing one, or one that is
+// refused (the line named), is a usage error (exit 2).
+func loadManifest(path string) (*manifest.Manifest, error) {
+	m, err := manifest.Load(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, usageErrorf("sync: no manifest at %s: give -f FILE, or write one (\"exportkit help sync\" shows a small one)", path)
+	case errors.Is(err, exportkit.ErrInvalidInput):
+		return nil, &usageError{strings.TrimPrefix(err.Error(), "exportkit: ")}
+	}
+	return m, err
+}
+
 // loadSync loads the manifest and opens its store.
 func loadSync(ctx context.Context, o *syncOpts) (*manifest.Manifest, *exportjob.Store, error) {
-	m, err := manifest.Load(o.file)
+	m, err := loadManifest(o.file)
 	if err != nil {
-		if errors.Is(err, exportkit.ErrInvalidInput) {
-			return nil, nil, &usageError{strings.TrimPrefix(err.Error(), "exportkit: ")}
-		}
 		return nil, nil, err
 	}
 	m.Dir = localOutput(m.Dir) // file://PATH is PATH
@@ -307,11 +324,8 @@ func printSyncResult(w io.Writer, m *manifest.Manifest, r exportjob.Result, asJS
 const statusRuns = 10
 
 func syncStatus(ctx context.Context, f *factory, o *syncOpts) error {
-	m, err := manifest.Load(o.file)
+	m, err := loadManifest(o.file)
 	if err != nil {
-		if errors.Is(err, exportkit.ErrInvalidInput) {
-			return &usageError{strings.TrimPrefix(err.Error(), "exportkit: ")}
-		}
 		return err
 	}
 	type jobStatus struct {

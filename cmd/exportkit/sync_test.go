@@ -142,7 +142,12 @@ func TestSyncBadManifest(t *testing.T) {
 			}
 		})
 	}
-	runWith(t, fakeEnv, "sync", "-f", filepath.Join(t.TempDir(), "none.yaml")).must(t, 1)
+	// No manifest: a usage error that says how to get one.
+	r := runWith(t, fakeEnv, "sync", "-f", filepath.Join(t.TempDir(), "none.yaml")).must(t, 2)
+	if l := errorLine(t, r); !strings.Contains(l, "no manifest at") || !strings.Contains(l, "exportkit help sync") {
+		t.Errorf("error %q", l)
+	}
+	runWith(t, fakeEnv, "sync", "status", "-f", filepath.Join(t.TempDir(), "none.yaml")).must(t, 2)
 	runWith(t, fakeEnv, "sync", "status", "--watch").must(t, 2)
 	runWith(t, fakeEnv, "sync", "stat").must(t, 2)
 }
