@@ -3,7 +3,12 @@ package s3dest_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -143,6 +148,28 @@ func TestBadCredentials(t *testing.T) {
 	assert.NotContains(t, err.Error(), wrong)
 	assert.Contains(t, err.Error(), "s3://"+st.bucket+"/k.bin")
 	noSecret(t, err.Error())
+}
+
+// TestNoCredentials: with no credentials anywhere in the AWS default
+// chain, New says what to set, as exportkit.ErrUnauthorized, before any
+// request to the store. It needs no gateway.
+func TestNoCredentials(t *testing.T) {
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_WEB_IDENTITY_TOKEN_FILE"} {
+		t.Setenv(k, "")
+	}
+	dir := t.TempDir()
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	var sent atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { sent.Store(true) }))
+	defer srv.Close()
+	_, err := s3dest.New(context.Background(), "s3://b/k?endpoint="+url.QueryEscape(srv.URL)+"&disable_https=true&use_path_style=true&region=us-east-1")
+	require.ErrorIs(t, err, exportkit.ErrUnauthorized)
+	assert.Contains(t, err.Error(), "no AWS credentials for s3://b/k")
+	assert.Contains(t, err.Error(), "AWS_ACCESS_KEY_ID")
+	assert.False(t, sent.Load(), "nothing was sent to the store")
 }
 
 // TestDeliverWithoutRanges: a storage host that ignores Range is read

@@ -61,6 +61,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/exportkit/exportkit"
 	"github.com/exportkit/exportkit/internal/errkind"
@@ -215,9 +216,23 @@ func newClient(ctx context.Context, t Target, o options) (*s3.Client, error) {
 			tr.MaxIdleConnsPerHost = 64
 		})))
 	}
+	// The SDK's own log lines (its IMDS client's "falling back to IMDSv1",
+	// say) would land on the program's stderr: errors say what failed.
+	lo = append(lo, config.WithLogger(logging.Nop{}))
 	ac, err := config.LoadDefaultConfig(ctx, lo...)
 	if err != nil {
 		return nil, fmt.Errorf("exportkit: s3: AWS configuration: %w", err)
+	}
+	// Credentials are looked for now, once (the SDK caches them), so that
+	// none at all is said plainly, before anything else is sent.
+	if ac.Credentials == nil {
+		return nil, noCredentials(t, errors.New("the AWS configuration has no credentials provider"))
+	}
+	if _, err := ac.Credentials.Retrieve(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("exportkit: s3: AWS credentials: %w", err)
+		}
+		return nil, noCredentials(t, err)
 	}
 	if ac.Region == "" {
 		ac.Region = "us-east-1"
@@ -238,6 +253,18 @@ func newClient(ctx context.Context, t Target, o options) (*s3.Client, error) {
 			f(so)
 		}
 	}), nil
+}
+
+// noCredentials is the error of an AWS default chain that found no
+// credentials: what to set, then the chain's own words (which name no
+// secret), matching exportkit.ErrUnauthorized.
+func noCredentials(t Target, cause error) error {
+	return &errkind.Error{
+		Msg: fmt.Sprintf("exportkit: s3: no AWS credentials for %s: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "+
+			"or AWS_PROFILE (the shared config and credentials files, SSO), or run where an instance or task role applies (%v)", t, cause),
+		Kinds: []error{exportkit.ErrUnauthorized},
+		Cause: cause,
+	}
 }
 
 // storeError is the message of an error from the store, with the
