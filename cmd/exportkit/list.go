@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 
 	"github.com/exportkit/exportkit"
 )
@@ -42,6 +43,7 @@ func (r *runner) listAll(ctx context.Context, t target) error {
 		for _, run := range runs {
 			es = append(es, run)
 		}
+		r.noneListed(es, "orbit "+t.parts[0]+": no runs")
 		return printList(r.stdout, es, r.o.json, r.o.showURL)
 	}
 	limit := 100
@@ -57,5 +59,15 @@ func (r *runner) listAll(ctx context.Context, t target) error {
 			break
 		}
 	}
+	r.noneListed(es, "memsolus: no exports")
 	return printList(r.stdout, es, r.o.json, r.o.showURL)
+}
+
+// noneListed says so on stderr when a list is empty, so that a table of
+// its header alone is not taken for a failure; stdout stays the table
+// (or the JSON []) for scripts.
+func (r *runner) noneListed(es []exportkit.Export, what string) {
+	if len(es) == 0 && !r.o.json && !r.o.quiet {
+		fmt.Fprintln(r.stderr, what)
+	}
 }

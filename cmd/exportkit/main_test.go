@@ -290,6 +290,10 @@ func TestJSON(t *testing.T) {
 		t.Errorf("wait --json = %v", waited)
 	}
 
+	r = cli(t, srv, "list", "memsolus").must(t, exitOK)
+	if !strings.Contains(r.stderr, "memsolus: no exports") || strings.TrimSpace(r.stdout) != "ID  STATE  STATUS  SIZE" {
+		t.Errorf("an empty list: stdout %q, stderr %q", r.stdout, r.stderr)
+	}
 	ms := strings.TrimSpace(cli(t, srv, "create", "memsolus").must(t, exitOK).stdout)
 	r = cli(t, srv, "list", "memsolus", "--json").must(t, exitOK)
 	var list []map[string]any
