@@ -30,9 +30,8 @@ const createAttempts = 3
 // clock, the store may date the upload it started (clocks differ).
 const createSkew = 15 * time.Minute
 
-// createBackoff is the pause after the nth lost answer to a create (a
-// variable for the tests).
-var createBackoff = func(n int) time.Duration { return time.Duration(n) * 250 * time.Millisecond }
+// createBackoff is the pause after the nth lost answer to a create.
+func createBackoff(n int) time.Duration { return time.Duration(n) * 250 * time.Millisecond }
 
 // begin takes up the upload of a saved state that describes this export,
 // this object and this plan, with the parts the store lists; otherwise it
@@ -44,14 +43,15 @@ func (u *upload) begin(ctx context.Context) (int64, error) {
 	partSize := u.parts[0].Size()
 	if st := d.loadState(ctx); st != nil {
 		adopted := false
-		if st.UploadID == "" && st.Creating != nil && st.Bucket == d.target.Bucket && st.Key == d.target.Key {
+		sameObject := st.Bucket == d.target.Bucket && st.Key == d.target.Key
+		if st.UploadID == "" && st.Creating != nil && sameObject {
 			id, err := d.created(ctx, *st.Creating)
 			if err != nil {
 				return 0, err
 			}
 			st.UploadID, st.Creating, adopted = id, nil, id != ""
 		}
-		fits := !d.cfg.noResume && st.UploadID != "" && st.Bucket == d.target.Bucket && st.Key == d.target.Key && st.Source == t.Key() &&
+		fits := !d.cfg.noResume && st.UploadID != "" && sameObject && st.Source == t.Key() &&
 			st.ETag != "" && st.ETag == t.ETag() && st.Size == t.Size() && st.PartSize == partSize &&
 			st.HashedParts <= len(u.parts)
 		if fits {
@@ -176,31 +176,43 @@ func answered(err error) bool {
 // when there is none, or more than one (which is not guessed between), or
 // when the credentials may not list uploads.
 func (d *Destination) created(ctx context.Context, since time.Time) (string, error) {
-	in := &s3.ListMultipartUploadsInput{Bucket: &d.target.Bucket, Prefix: &d.target.Key}
 	var found []string
-	for {
-		out, err := d.s3.ListMultipartUploads(ctx, in)
-		if err != nil {
-			err = d.storeError("list multipart uploads", err)
-			if errors.Is(err, exportkit.ErrForbidden) {
-				return "", nil
-			}
-			return "", err
+	err := eachUpload(ctx, d.s3, d.target.Bucket, d.target.Key, func(mu types.MultipartUpload) {
+		if aws.ToString(mu.Key) == d.target.Key && ours(mu) && mu.Initiated != nil && !mu.Initiated.Before(since.Add(-createSkew)) {
+			found = append(found, aws.ToString(mu.UploadId))
 		}
-		for _, mu := range out.Uploads {
-			if aws.ToString(mu.Key) == d.target.Key && ours(mu) && mu.Initiated != nil && !mu.Initiated.Before(since.Add(-createSkew)) {
-				found = append(found, aws.ToString(mu.UploadId))
-			}
+	})
+	if err != nil {
+		err = d.storeError("list multipart uploads", err)
+		if errors.Is(err, exportkit.ErrForbidden) {
+			return "", nil
 		}
-		if !aws.ToBool(out.IsTruncated) {
-			break
-		}
-		in.KeyMarker, in.UploadIdMarker = out.NextKeyMarker, out.NextUploadIdMarker
+		return "", err
 	}
 	if len(found) != 1 {
 		return "", nil
 	}
 	return found[0], nil
+}
+
+// eachUpload calls f with every multipart upload open in bucket under
+// prefix ("" for all), page after page.
+func eachUpload(ctx context.Context, c *s3.Client, bucket, prefix string, f func(types.MultipartUpload)) error {
+	in := &s3.ListMultipartUploadsInput{Bucket: &bucket}
+	if prefix != "" {
+		in.Prefix = &prefix
+	}
+	pg := s3.NewListMultipartUploadsPaginator(c, in)
+	for pg.HasMorePages() {
+		out, err := pg.NextPage(ctx)
+		if err != nil {
+			return err
+		}
+		for _, mu := range out.Uploads {
+			f(mu)
+		}
+	}
+	return nil
 }
 
 // resume marks the parts the store lists as uploaded, and the parts

@@ -80,45 +80,35 @@ func Clean(ctx context.Context, rawURL string, olderThan time.Duration, opts ...
 	d := &Destination{s3: c, target: t, cfg: o}
 	cutoff := time.Now().Add(-olderThan)
 	var found []Upload
-	in := &s3.ListMultipartUploadsInput{Bucket: &t.Bucket}
-	if t.Key != "" {
-		in.Prefix = aws.String(t.Key)
-	}
-	for {
-		out, err := c.ListMultipartUploads(ctx, in)
+	err = eachUpload(ctx, c, t.Bucket, t.Key, func(mu types.MultipartUpload) {
+		if !ours(mu) || mu.Initiated == nil || mu.Initiated.After(cutoff) || !strings.HasPrefix(aws.ToString(mu.Key), t.Key) {
+			return
+		}
+		up := Upload{Key: aws.ToString(mu.Key), UploadID: aws.ToString(mu.UploadId), Initiated: *mu.Initiated}
+		statePath := ""
+		if o.statePath != nil {
+			statePath = o.statePath(up.Key)
+			if !recorded(statePath, t.Bucket, up.Key, up.UploadID, up.Initiated) {
+				up.Unrecorded = true
+				found = append(found, up)
+				return
+			}
+		}
+		_, err := c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &t.Bucket, Key: mu.Key, UploadId: mu.UploadId})
 		if err != nil {
-			return found, d.storeError("list multipart uploads", err)
-		}
-		for _, mu := range out.Uploads {
-			if !ours(mu) || mu.Initiated == nil || mu.Initiated.After(cutoff) || !strings.HasPrefix(aws.ToString(mu.Key), t.Key) {
-				continue
+			up.Err = d.storeError("abort "+up.Key, err)
+		} else {
+			up.Aborted = true
+			if statePath != "" && recorded(statePath, t.Bucket, up.Key, up.UploadID, up.Initiated) {
+				fileStore{}.Delete(ctx, statePath) // it can no longer be resumed
 			}
-			up := Upload{Key: aws.ToString(mu.Key), UploadID: aws.ToString(mu.UploadId), Initiated: *mu.Initiated}
-			statePath := ""
-			if o.statePath != nil {
-				statePath = o.statePath(up.Key)
-				if !recorded(statePath, t.Bucket, up.Key, up.UploadID, up.Initiated) {
-					up.Unrecorded = true
-					found = append(found, up)
-					continue
-				}
-			}
-			_, err := c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &t.Bucket, Key: mu.Key, UploadId: mu.UploadId})
-			if err != nil {
-				up.Err = d.storeError("abort "+up.Key, err)
-			} else {
-				up.Aborted = true
-				if statePath != "" && recorded(statePath, t.Bucket, up.Key, up.UploadID, up.Initiated) {
-					fileStore{}.Delete(ctx, statePath) // it can no longer be resumed
-				}
-			}
-			found = append(found, up)
 		}
-		if !aws.ToBool(out.IsTruncated) {
-			return found, nil
-		}
-		in.KeyMarker, in.UploadIdMarker = out.NextKeyMarker, out.NextUploadIdMarker
+		found = append(found, up)
+	})
+	if err != nil {
+		return found, d.storeError("list multipart uploads", err)
 	}
+	return found, nil
 }
 
 // recorded reports whether the state file at path records the upload id
