@@ -51,6 +51,7 @@ type spoil struct {
 	shiftRange  int64  // announce (and send) a range this many bytes later
 	cutAt       int64  // cut the connection after this many body bytes (> 0)
 	stall       int64  // stop sending after this many bytes until the request ends (> 0)
+	holdTail    int64  // stop sending this many bytes before the end until the request ends (> 0)
 	hold        int64  // with gate: stop sending after this many bytes until gate is closed
 	gate        <-chan struct{}
 }
@@ -137,6 +138,9 @@ func (s *fileServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(code)
 	body := io.NewSectionReader(s.src, start, end-start)
 	left := end - start
+	if sp.holdTail > 0 && sp.holdTail < left {
+		sp.stall = left - sp.holdTail
+	}
 	if sp.stall > 0 && sp.stall < left {
 		s.write(w, body, sp.stall)
 		http.NewResponseController(w).Flush()
